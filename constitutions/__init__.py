@@ -1,0 +1,1 @@
+"""Versioned constitution files (`<name>/v<N>.md`), read by `referee.judges`. Data only."""

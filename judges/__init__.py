@@ -1,0 +1,3 @@
+"""LLM judges that score responses against versioned constitutions (RLAIF)."""
+
+__all__: list[str] = []
