@@ -3,4 +3,6 @@
 Importing this package is cheap: trl, datasets and vllm are imported only by the modules that train.
 """
 
-__all__: list[str] = []
+from .reward_fn import ServiceReward, as_text
+
+__all__ = ["ServiceReward", "as_text"]

@@ -34,6 +34,7 @@ __all__ = [
     "Registry",
     "RegistryError",
     "RewardSource",
+    "Runtime",
     "Sample",
     "Score",
     "SourceFactory",
@@ -44,7 +45,7 @@ __all__ = [
     "WeightedMix",
     "WorkerDied",
     "WorkerPool",
-    "Runtime",
+    "format_validation_error",
     "score_batch",
     "score_in_workers",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from .contract import RewardSource, Sample, Score, UnscoredReason
 from .scoring import score_batch
@@ -41,7 +41,8 @@ class WeightedMix:
 
     def _combine(self, parts: list[Score]) -> Score:
         weights = [c.weight for c in self.components]
-        details = {"weights": {c.source.name: c.weight for c in self.components}, "on_unscored": self.on_unscored}
+        details: dict[str, Any] = {"weights": {c.source.name: c.weight for c in self.components},
+                                   "on_unscored": self.on_unscored}
         scored = [(p, w) for p, w in zip(parts, weights, strict=True) if p.value is not None]
         missing = [p.source for p in parts if p.value is None]
         if missing and (self.on_unscored == "fail" or not scored):

@@ -76,7 +76,7 @@ class Registry:
         if not (inspect.isclass(factory.Config) and issubclass(factory.Config, BaseModel)):
             raise PluginLoadError(f"source {name!r} ({ep.value}): Config must be a pydantic BaseModel subclass")
         self._loaded[name] = factory
-        return factory  # type: ignore[no-any-return]
+        return factory
 
     def config(self, name: str, options: Mapping[str, Any] | BaseModel | None = None) -> BaseModel:
         """Validate `options` against the source's `Config`; raises `ConfigError` naming each bad field."""
@@ -108,7 +108,10 @@ def format_validation_error(exc: ValidationError) -> str:
     """Pydantic's errors as one line: `field.path: message (got value)`, joined by '; '."""
     parts = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        if not err["loc"]:  # a whole-model check: its input is everything given, secrets included
+            parts.append(err["msg"])
+            continue
+        loc = ".".join(str(p) for p in err["loc"])
         got = repr(err.get("input"))
         if len(got) > 60:
             got = got[:57] + "..."

@@ -42,7 +42,7 @@ class Runtime:
         """
         if key not in self._resources:
             self._resources[key] = factory()
-        return self._resources[key]  # type: ignore[no-any-return]
+        return self._resources[key]  # type: ignore[no-any-return,unused-ignore]
 
     async def aresource(self, key: str, factory: Callable[[], Any]) -> Any:
         """Like `resource`, for factories that are slow (run in a thread) or async; built once."""

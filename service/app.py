@@ -1,0 +1,91 @@
+"""The FastAPI app factory.
+
+    from referee.service import create_app, load_settings
+    app = create_app(load_settings())          # or: uvicorn --factory referee.service.app:app_from_env
+
+Long-lived resources live in the lifespan: the `Runtime` (worker pool, models, HTTP clients) and the
+enabled sources. Route modules reach them through `request.app.state`: `settings`, `registry`,
+`runtime`, `sources` (EnabledSources), `metrics`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+import referee
+from referee.verifiers import Registry, Runtime
+
+from .errors import install_error_handlers
+from .limits import BodySizeLimit
+from .metrics import Metrics, MetricsMiddleware
+from .routes import api_router, ops_router
+from .schemas import ScoreRequest
+from .settings import ServiceSettings, load_settings
+from .sources import EnabledSources
+
+__all__ = ["SETTINGS_ENV", "app_from_env", "create_app"]
+
+# How `referee serve` hands its settings to uvicorn worker processes, which import the app afresh.
+SETTINGS_ENV = "REFEREE_SERVE_SETTINGS_JSON"
+
+
+def create_app(settings: ServiceSettings | None = None, registry: Registry | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    registry = registry or Registry()
+    # Fail before binding a port if a configured source is unknown or its plugin is broken.
+    EnabledSources(registry, Runtime(), settings.sources)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with Runtime(workers=settings.pool_workers, item_timeout_s=settings.item_timeout_s) as runtime:
+            app.state.runtime = runtime
+            app.state.sources = EnabledSources(registry, runtime, settings.sources)
+            app.state.ready = True
+            try:
+                yield
+            finally:
+                app.state.ready = False
+
+    app = FastAPI(
+        title="referee",
+        version=referee.__version__,
+        description="Reward service for RL post-training: verifiable rewards and constitution judges.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.registry = registry
+    app.state.metrics = Metrics()
+    app.state.ready = False
+    app.include_router(ops_router)
+    app.include_router(api_router)
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn workers started by `referee serve --http-workers N`."""
+    raw = os.environ.get(SETTINGS_ENV)
+    settings = ServiceSettings.model_validate_json(raw) if raw else load_settings()
+    return create_app(settings)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    # /v1/score parses its body itself (from bytes, for speed), so FastAPI does not see the model;
+    # publish it under components so the documented request body resolves.
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        body = ScoreRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(body.pop("$defs", {}))
+        components["ScoreRequest"] = body
+        app.openapi_schema = schema
+    return app.openapi_schema

@@ -1,0 +1,27 @@
+"""Run the service under uvicorn (what `referee serve` does)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import uvicorn
+
+from .app import SETTINGS_ENV, create_app
+from .settings import ServiceSettings
+
+__all__ = ["serve"]
+
+
+def serve(settings: ServiceSettings, *, log_level: str = "info") -> None:
+    """Serve until interrupted. Several HTTP workers re-create the app from `SETTINGS_ENV`."""
+    common = {"host": settings.host, "port": settings.port, "log_level": log_level,
+              "proxy_headers": False, "server_header": False}
+    if settings.http_workers == 1:
+        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+        return
+    data = settings.model_dump(mode="json")
+    data["api_key"] = settings.api_key.get_secret_value() if settings.api_key else None
+    os.environ[SETTINGS_ENV] = json.dumps(data)
+    uvicorn.run("referee.service.app:app_from_env", factory=True, workers=settings.http_workers,
+                **common)  # type: ignore[arg-type]

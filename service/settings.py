@@ -1,0 +1,87 @@
+"""Service settings: the one place the service reads its configuration.
+
+Sources, in increasing priority: defaults, a YAML settings file (`referee serve --settings FILE`),
+environment variables prefixed `REFEREE_` (e.g. `REFEREE_API_KEY`), command-line flags.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+
+from referee.verifiers import ConfigError, format_validation_error
+
+__all__ = ["ServiceSettings", "is_loopback", "load_settings"]
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REFEREE_", extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Address to bind; anything but loopback needs an API key.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port to bind (0 picks a free one).")
+    http_workers: int = Field(1, ge=1, le=64, description="Uvicorn worker processes; they share nothing.")
+    api_key: SecretStr | None = Field(
+        None, description="If set, every /v1 and /metrics request needs `Authorization: Bearer <key>`."
+    )
+    allow_insecure_bind: bool = Field(
+        False, description="Allow binding a non-loopback address without an API key (trusted networks only)."
+    )
+    sources: list[str] | None = Field(
+        None, description="Reward sources to enable, by registered name; null enables every installed one."
+    )
+    pool_workers: int | None = Field(
+        None, ge=1, description="Processes for CPU-bound checks (math, parsing); null means one per CPU."
+    )
+    item_timeout_s: float = Field(
+        10.0, gt=0, le=600, description="Default deadline per item for CPU-bound checks, in seconds."
+    )
+    request_timeout_s: float = Field(
+        600.0, gt=0, description="Deadline for a whole scoring request; items still open then are unscored."
+    )
+    max_items: int = Field(4096, ge=1, description="Most samples (or pairs) accepted in one request.")
+    max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
+    max_field_chars: int = Field(
+        1_000_000, ge=1, description="Longest prompt, completion or reference accepted, in characters."
+    )
+
+    @model_validator(mode="after")
+    def _bind_needs_key(self) -> ServiceSettings:
+        if not is_loopback(self.host) and self.api_key is None and not self.allow_insecure_bind:
+            raise ValueError(
+                f"host={self.host!r} is not a loopback address and no api_key is set: anyone who can reach "
+                "it could use the service. Set an API key (--api-key / REFEREE_API_KEY), bind 127.0.0.1, "
+                "or pass --allow-insecure-bind on a trusted network"
+            )
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_settings(settings_file: Path | None = None, **overrides: Any) -> ServiceSettings:
+    """Settings from file, environment and `overrides` (None values are ignored); ConfigError if invalid."""
+    from_file: dict[str, Any] = {}
+    if settings_file is not None:
+        try:
+            from_file = yaml.safe_load(settings_file.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read settings file {settings_file}: {exc}") from exc
+        if not isinstance(from_file, dict):
+            raise ConfigError(f"settings file {settings_file} must hold a mapping of setting: value")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        from_env = EnvSettingsSource(ServiceSettings)()
+        return ServiceSettings(**{**from_file, **from_env, **given})
+    except ValidationError as exc:
+        raise ConfigError(f"invalid service settings: {format_validation_error(exc)}") from exc

@@ -1,0 +1,61 @@
+"""Shared fixtures: the real service on loopback, and capability markers that skip with a reason."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from referee.service.local import LocalService
+
+API_KEY = "test-key-123"
+
+
+def _has_cuda() -> bool:
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    reasons = {
+        "gpu": None if _has_cuda() else "no CUDA device on this machine",
+        "vllm": None if (importlib.util.find_spec("vllm") or shutil.which("vllm") or _vllm_env())
+        else "vLLM is not installed (make setup-vllm installs it into .venv-vllm)",
+    }
+    for item in items:
+        for marker, reason in reasons.items():
+            if reason and marker in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _vllm_env() -> bool:
+    from pathlib import Path
+
+    return (Path(__file__).resolve().parent.parent / ".venv-vllm" / "bin" / "python").exists()
+
+
+@pytest.fixture(scope="session")
+def service() -> Iterator[LocalService]:
+    """The real service, every installed source enabled, no auth."""
+    with LocalService() as svc:
+        yield svc
+
+
+@pytest.fixture(scope="session")
+def keyed_service() -> Iterator[LocalService]:
+    """The real service requiring `Authorization: Bearer API_KEY`."""
+    with LocalService(api_key=API_KEY) as svc:
+        yield svc
+
+
+@pytest.fixture(scope="session")
+def small_limits_service() -> Iterator[LocalService]:
+    """The real service with tiny limits, to reach every limit cheaply."""
+    env = {"REFEREE_MAX_ITEMS": "5", "REFEREE_MAX_FIELD_CHARS": "100", "REFEREE_MAX_BODY_BYTES": "4096"}
+    with LocalService(env=env) as svc:
+        yield svc

@@ -1,0 +1,63 @@
+"""A third-party plugin: one working source and two that break the contract on purpose (for tests of
+the boundary that turns a plugin's failure into unscored results)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from referee.verifiers import Runtime, Sample, Score
+
+__all__ = ["Raises", "WordCount", "WrongLength"]
+
+
+class WordCountConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    target: int = Field(10, ge=1, description="Word count that earns the full reward.")
+
+
+class WordCount:
+    """1.0 at exactly `target` words, falling linearly to 0 at 0 or 2 x target words."""
+
+    name = "wordcount"
+    version = "0.1"
+    description = "Rewards completions of about `target` words (test plugin)."
+    Config = WordCountConfig
+
+    def __init__(self, config: WordCountConfig, runtime: Runtime) -> None:
+        self.config = config
+
+    async def score(self, batch: Sequence[Sample]) -> list[Score]:
+        t = self.config.target
+        return [
+            Score(value=max(0.0, 1 - abs(len(s.completion.split()) - t) / t), source=self.name,
+                  version=self.version, details={"words": len(s.completion.split())})
+            for s in batch
+        ]
+
+
+class _Empty(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Raises:
+    name = "testplugin-raises"
+    version = "0.1"
+    description = "Always raises (test plugin: error paths)."
+    Config = _Empty
+
+    def __init__(self, config: _Empty, runtime: Runtime) -> None:
+        pass
+
+    async def score(self, batch: Sequence[Sample]) -> list[Score]:
+        raise RuntimeError("boom from a broken plugin")
+
+
+class WrongLength(Raises):
+    name = "testplugin-wrong-length"
+    description = "Returns one score too few (test plugin: error paths)."
+
+    async def score(self, batch: Sequence[Sample]) -> list[Score]:
+        return [Score(value=1.0, source=self.name, version=self.version) for _ in batch][:-1]
