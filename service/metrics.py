@@ -49,6 +49,12 @@ class Metrics:
         self.score_seconds.labels(source).observe(seconds)
         for reason, n in TallyCounter(s.reason for s in scores if s.reason is not None).items():
             self.unscored.labels(source, reason.value).inc(n)
+        # A mix's components are sources in their own right: count their items and failures too.
+        parts = TallyCounter((c.source, c.reason) for s in scores for c in s.components or ())
+        for (name, reason), n in parts.items():
+            self.items.labels(name).inc(n)
+            if reason is not None:
+                self.unscored.labels(name, reason.value).inc(n)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -180,6 +180,12 @@ def test_metrics_count_items_and_unscored(service: LocalService) -> None:
     key = 'referee_unscored_total{reason="no_reference",source="exact"}'
     assert value(after, key) - value(before, key) == 1
     assert 'referee_score_seconds_bucket{le="0.001",source="exact"}' in after
+    with httpx.Client(base_url=service.url) as http:
+        mix = [{"source": "exact"}, {"source": "wordcount"}]
+        http.post("/v1/score", json={"source": mix, "samples": [{"completion": "1"}]})
+        mixed = http.get("/metrics").text
+    assert value(mixed, key) - value(after, key) == 1  # the component's failure is counted under its name
+    assert value(mixed, 'referee_unscored_total{reason="component_unscored",source="mix"}') >= 1
     assert 'route="/v1/score"' in after
 
 
