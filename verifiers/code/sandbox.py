@@ -1,0 +1,387 @@
+"""The code sandbox: each run is a fresh process tree in fresh Linux namespaces, under hard limits.
+
+One run = one `bwrap` (bubblewrap) process whose command, the harness (harness.py), is PID 1 of a new PID
+namespace, and which runs the candidate in child processes. Nothing is reused between runs: every run gets
+new namespaces, a new tmpfs and new processes, so one run cannot leave anything behind for the next.
+
+Protected against, with isolation="strict" (the default):
+- network: a new, empty network namespace (no interface but a down loopback), and seccomp refuses every
+  socket family but AF_UNIX (AF_VSOCK, which namespaces do not cover, included).
+- the filesystem: the root is an empty tmpfs, remounted read-only, holding read-only binds of /usr (and
+  the /bin, /lib* links) and the interpreter's prefix. No /proc, no /sys, no /etc, no home directories, no
+  project files. The only writable place is /tmp, a private tmpfs of `disk_mb` MiB that vanishes with the
+  mount namespace when the run ends.
+- the environment: cleared (`--clearenv`); the sandbox sees PATH, HOME, LANG and TMPDIR set to fixed values,
+  and Python runs with -I -S (no PYTHON* variables, no site-packages, no user site).
+- identity: a new user namespace whose only uid (1000) maps to the service's uid, or to `nobody` (65534)
+  when the service runs as root (bwrap is started through `setpriv`), with no capabilities; plus new IPC
+  and UTS namespaces (hostname "sandbox") and a new session (no terminal to inject keystrokes into).
+- resources, per run: RLIMIT_NPROC (processes and threads; the count is per user namespace, so per run),
+  RLIMIT_AS per candidate process (`memory_mb`), RLIMIT_CPU, RLIMIT_FSIZE and the tmpfs size, RLIMIT_NOFILE,
+  no core dumps; wall-clock deadlines per test in the harness and per run in the host; captured output
+  capped (`output_kb`). Fork, memory, disk and output bombs hit their own run's limits only.
+- survivors: at each test's deadline the harness kills every other process in the namespace (kill(-1) as
+  PID 1); at the run's deadline the host SIGKILLs bwrap, whose child (PID 1) dies with it
+  (`--die-with-parent`), and the kernel kills everything else in the PID namespace. The host reaps bwrap:
+  no survivors, no zombies.
+- forged results: see harness.py. The tests run in the harness, which the candidate can neither signal
+  (PID 1), nor trace or read (seccomp: ptrace, process_vm_*, pidfd_getfd denied; no /proc); the candidate
+  only ever returns plain data or opaque handles; the report goes to an fd only the harness holds, carries
+  a per-run nonce the candidate never sees, and counts only if the harness finished its loop.
+- kernel attack surface: seccomp (seccomp.py) denies new namespaces, mounts, bpf, perf, io_uring,
+  userfaultfd, keyrings, module loading and similar calls that no test needs.
+
+Not protected against:
+- kernel vulnerabilities reachable through the system calls still allowed (a sandbox escape is a kernel bug;
+  the uid mapping to `nobody` or the service's uid bounds what an escape gets);
+- side channels: timing, CPU caches, and CPU contention between runs on the same host;
+- total memory of one run: RLIMIT_AS is per process, so a run can hold up to about
+  `max_processes x memory_mb` plus its tmpfs. Run the service under a memory cgroup (a container limit or
+  systemd MemoryMax=) to bound the whole; this module does not write to cgroup hierarchies it does not own;
+- reading what the read-only binds expose: the system's /usr and the interpreter's installation;
+- a reference (the tests) that is itself hostile: test code runs inside the sandbox, with the harness's
+  rights, so it can misreport its own results (it cannot leave the sandbox).
+
+Weaker isolation is an explicit opt-in (`isolation` in the source's Config):
+- "namespaces": as "strict" without the seccomp filter, for architectures other than x86_64. The candidate
+  can then ptrace the harness (same uid), so a determined policy can forge results.
+- "rlimits": no namespaces at all (for hosts without user namespaces). Rlimits, a scrubbed environment, a
+  private temporary work dir (removed afterwards) and a new session only: the candidate can read the host's
+  files, use the network, kill the harness (the run is then unscored `sandbox_error`), and leave processes
+  behind with setsid. Development only.
+
+Failures of the sandbox itself (bwrap cannot start, the harness crashes, the run misses the host deadline,
+the report is missing or malformed) raise `SandboxFailure`; the source turns them into unscored
+`sandbox_error`, never 0 and never 1. What the candidate does (crash, hang, bombs) is never a sandbox failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import marshal
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import ConfigError
+from . import harness as _harness_module
+from .seccomp import build_filter
+from .tests_spec import TestSpec
+
+__all__ = ["Isolation", "Limits", "Sandbox", "SandboxFailure", "SandboxUnavailable", "preflight"]
+
+Isolation = Literal["strict", "namespaces", "rlimits"]
+
+_NOBODY = 65534
+_SANDBOX_UID = 1000
+_REPORT_CAP = 64 << 20  # bytes of harness report read at most
+_STDERR_CAP = 64 << 10
+_STARTUP_GRACE_S = 5.0  # added to the run's budget for the host deadline: interpreter start-up under load
+_PROBE = ("import sys,_frozen_importlib_external as e;"
+          "print(sys.base_prefix);print(sys.base_exec_prefix);print(e.MAGIC_NUMBER.hex());print(sys.version.split()[0])")
+
+
+class SandboxUnavailable(ConfigError):
+    """The host cannot provide the isolation asked for; the message says what is missing and the fix."""
+
+
+class SandboxFailure(Exception):
+    """One run failed for a reason that is not the candidate's: it becomes an unscored `sandbox_error`."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout_s: float = 5.0
+    total_timeout_s: float = 30.0
+    memory_mb: int = 512
+    max_processes: int = 16
+    disk_mb: int = 16
+    output_kb: int = 1024
+    open_files: int = 64
+
+
+@dataclass(frozen=True)
+class _Interpreter:
+    path: str
+    prefixes: tuple[str, ...]
+    magic: str
+    version: str
+
+
+def preflight(isolation: Isolation) -> str:
+    """Cheap checks (no process started) that `isolation` can work here; returns the bwrap path (or "").
+
+    Raises `SandboxUnavailable` naming what is missing and how to fix it or opt out.
+    """
+    if sys.platform != "linux":
+        raise SandboxUnavailable(f"the code sandbox needs Linux; this is {sys.platform}")
+    need_setpriv = os.geteuid() == 0
+    if need_setpriv and shutil.which("setpriv") is None:
+        raise SandboxUnavailable("running as root, the sandbox drops to uid 65534 with setpriv (util-linux), "
+                                 "which is not installed: apt-get install util-linux")
+    if isolation == "rlimits":
+        return ""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxUnavailable("bubblewrap is not installed (no `bwrap` on PATH): apt-get install bubblewrap; "
+                                 "or set isolation='rlimits' to accept much weaker isolation")
+    try:
+        max_userns = int(Path("/proc/sys/user/max_user_namespaces").read_text())
+    except (OSError, ValueError):
+        max_userns = 1
+    if max_userns == 0:
+        raise SandboxUnavailable("user namespaces are disabled (user.max_user_namespaces = 0): enable them "
+                                 "(sysctl -w user.max_user_namespaces=10000), or set isolation='rlimits' to "
+                                 "accept much weaker isolation")
+    if isolation == "strict":
+        try:
+            build_filter()
+        except ValueError as exc:
+            raise SandboxUnavailable(f"{exc}; set isolation='namespaces' to run without the seccomp filter "
+                                     "(the candidate could then trace the harness and forge results)") from None
+    return bwrap
+
+
+class Sandbox:
+    """Runs candidate code against tests, `concurrency` runs at a time. Build one per process (the source
+    keeps it in the `Runtime`), then `await start()` once: it checks the host and picks the interpreter."""
+
+    def __init__(self, *, isolation: Isolation = "strict", python: str | None = None, concurrency: int = 0) -> None:
+        self.isolation = isolation
+        self.python = python
+        self.concurrency = concurrency or os.cpu_count() or 1
+        self._bwrap = preflight(isolation)
+        self._seccomp = build_filter() if isolation == "strict" else b""
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self._interp: _Interpreter | None = None
+        self._start_lock = asyncio.Lock()
+        source = Path(_harness_module.__file__).read_text(encoding="utf-8")
+        self._harness_source = source
+        self._harness_code = compile(source, "<referee-harness>", "exec", dont_inherit=True)
+        self._host_magic = _host_magic()
+
+    @property
+    def interpreter(self) -> str | None:
+        return self._interp.path if self._interp else None
+
+    # start-up ------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Pick the interpreter and prove the whole path works with one real run; `SandboxUnavailable` if not."""
+        async with self._start_lock:
+            if self._interp is not None:
+                return
+            errors = []
+            for path in self._interpreter_candidates():
+                try:
+                    interp = await asyncio.to_thread(_describe, path)
+                except (OSError, subprocess.SubprocessError, ValueError) as exc:
+                    errors.append(f"{path}: {exc}")
+                    continue
+                try:
+                    await self._self_test(interp)
+                except SandboxFailure as exc:
+                    errors.append(f"{path}: {exc}")
+                    continue
+                self._interp = interp
+                return
+            raise SandboxUnavailable(
+                f"the sandbox ({self.isolation}) could not run any interpreter: " + "; ".join(errors)
+                + (". Is bubblewrap allowed to create user namespaces here? Set isolation='rlimits' only to "
+                   "accept much weaker isolation" if self.isolation != "rlimits" else ""))
+
+    def _interpreter_candidates(self) -> list[str]:
+        if self.python:
+            return [self.python]
+        found = []
+        for path in (getattr(sys, "_base_executable", None), sys.executable, "/usr/bin/python3",
+                     "/usr/local/bin/python3"):
+            if path and os.path.exists(path):
+                real = os.path.realpath(path)
+                if real not in found:
+                    found.append(real)
+        return found
+
+    async def _self_test(self, interp: _Interpreter) -> None:
+        from .tests_spec import parse_reference
+        spec = parse_reference("assert answer() == 42")
+        report = await self._run(interp, "def answer():\n    return 42\n", spec, Limits(), None)
+        if report["results"][0].get("passed") is not True:
+            raise SandboxFailure(f"self-test did not pass: {report['results'][0]}")
+
+    # running -------------------------------------------------------------------------------------------
+    async def run(self, code: str, spec: TestSpec, limits: Limits, entry_point: str | None = None) -> dict[str, Any]:
+        """Run `code` against `spec`; the harness's validated report. `SandboxFailure` when the sandbox failed."""
+        if self._interp is None:
+            await self.start()
+        assert self._interp is not None
+        return await self._run(self._interp, code, spec, limits, entry_point)
+
+    async def _run(self, interp: _Interpreter, code: str, spec: TestSpec, limits: Limits,
+                   entry_point: str | None) -> dict[str, Any]:
+        nonce = secrets.token_hex(16)
+        params = {"role": "harness", "mode": spec.mode, "code": code, "entry_point": entry_point,
+                  "limits": asdict(limits), "pid_namespace": self.isolation != "rlimits"}
+        harness: Any = self._harness_code if interp.magic == self._host_magic else self._harness_source
+        tests: dict[str, Any] = {"nonce": nonce}
+        if spec.mode == "rpc":
+            tests["items"] = spec.items
+        else:
+            tests["inputs"] = spec.inputs
+        frame1 = marshal.dumps((harness, params))
+        frame2 = marshal.dumps(tests)
+        payload = b"%016x" % len(frame1) + frame1 + b"%016x" % len(frame2) + frame2
+        async with self._slots:
+            started = time.monotonic()
+            stdout, stderr, returncode = await self._spawn(interp, payload, limits)
+            seconds = time.monotonic() - started
+        return _validate(stdout, stderr, returncode, nonce, len(spec), seconds)
+
+    def _argv(self, interp: _Interpreter, limits: Limits, seccomp_fd: int) -> list[str]:
+        prefix = ["setpriv", f"--reuid={_NOBODY}", f"--regid={_NOBODY}", "--clear-groups", "--"] \
+            if os.geteuid() == 0 else []
+        command = [interp.path, "-I", "-S", "-c", _harness_module.BOOTSTRAP]
+        if self.isolation == "rlimits":
+            return prefix + command
+        argv = [self._bwrap,
+                "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+                "--unshare-cgroup-try", "--uid", str(_SANDBOX_UID), "--gid", str(_SANDBOX_UID),
+                "--hostname", "sandbox", "--die-with-parent", "--new-session", "--as-pid-1", "--clearenv",
+                "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", "/tmp",
+                "--setenv", "TMPDIR", "/tmp", "--setenv", "LANG", "C.UTF-8",
+                "--ro-bind", "/usr", "/usr"]
+        for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+            if os.path.islink(top):
+                argv += ["--symlink", os.readlink(top), top]
+            elif os.path.isdir(top):
+                argv += ["--ro-bind", top, top]
+        for prefix_dir in interp.prefixes:
+            argv += ["--ro-bind", prefix_dir, prefix_dir]
+        argv += ["--dev", "/dev", "--size", str(limits.disk_mb << 20), "--tmpfs", "/tmp", "--chdir", "/tmp",
+                 "--remount-ro", "/dev", "--remount-ro", "/"]
+        if seccomp_fd >= 0:
+            argv += ["--seccomp", str(seccomp_fd)]
+        return prefix + argv + command
+
+    async def _spawn(self, interp: _Interpreter, payload: bytes, limits: Limits) -> tuple[bytes, bytes, int]:
+        seccomp_fd = -1
+        workdir = None
+        kwargs: dict[str, Any] = {}
+        if self._seccomp:
+            seccomp_fd, w = os.pipe()
+            os.write(w, self._seccomp)  # a few hundred bytes: fits the pipe buffer
+            os.close(w)
+            kwargs["pass_fds"] = (seccomp_fd,)
+        if self.isolation == "rlimits":
+            workdir = tempfile.mkdtemp(prefix="referee-code-")
+            if os.geteuid() == 0:
+                os.chown(workdir, _NOBODY, _NOBODY)
+            kwargs.update(cwd=workdir, start_new_session=True,
+                          env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir,
+                               "LANG": "C.UTF-8"})
+        else:
+            kwargs["env"] = {}
+        deadline = limits.total_timeout_s + _STARTUP_GRACE_S
+        try:
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *self._argv(interp, limits, seccomp_fd), stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, **kwargs)
+            except OSError as exc:
+                raise SandboxFailure(f"could not start the sandbox: {exc}") from exc
+            finally:
+                if seccomp_fd >= 0:
+                    os.close(seccomp_fd)
+            try:
+                return await asyncio.wait_for(_communicate(proc, payload), deadline)
+            except TimeoutError:
+                raise SandboxFailure(f"the harness did not report within {deadline:g}s (its own deadlines "
+                                     "should have ended the run first); the sandbox was killed") from None
+            finally:
+                if proc.returncode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        if self.isolation == "rlimits":
+                            os.killpg(proc.pid, 9)
+                        else:
+                            proc.kill()  # bwrap; --die-with-parent takes PID 1, and with it the namespace
+                    await proc.wait()
+        finally:
+            if workdir is not None:
+                await asyncio.to_thread(shutil.rmtree, workdir, True)
+
+
+async def _communicate(proc: asyncio.subprocess.Process, payload: bytes) -> tuple[bytes, bytes, int]:
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+
+    async def feed() -> None:
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(payload)
+            await proc.stdin.drain()
+            proc.stdin.close()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the harness stopped reading: its report (or its absence) says why
+
+    async def drain(stream: asyncio.StreamReader, cap: int) -> bytes:
+        chunks, size = [], 0
+        while chunk := await stream.read(65536):
+            if size < cap:
+                chunks.append(chunk[: cap - size])
+            size += len(chunk)
+        return b"".join(chunks)
+
+    _, out, err = await asyncio.gather(feed(), drain(proc.stdout, _REPORT_CAP), drain(proc.stderr, _STDERR_CAP))
+    return out, err, await proc.wait()
+
+
+def _validate(stdout: bytes, stderr: bytes, returncode: int, nonce: str, n_tests: int,
+              seconds: float) -> dict[str, Any]:
+    err = stderr.decode("utf-8", "replace").strip()
+    if not stdout:
+        detail = f": {err[-500:]}" if err else ""
+        raise SandboxFailure(f"the sandbox exited with status {returncode} and no report{detail}")
+    try:
+        report = json.loads(stdout)
+    except (ValueError, RecursionError) as exc:
+        raise SandboxFailure(f"the harness's report is not valid JSON ({exc})") from None
+    if not isinstance(report, dict):
+        raise SandboxFailure("the harness's report is not a JSON object")
+    if report.get("complete") is not True:
+        raise SandboxFailure(str(report.get("error") or "the harness did not finish its loop"))
+    if report.get("nonce") != nonce:
+        raise SandboxFailure("the harness's report carries the wrong nonce")
+    results = report.get("results")
+    if not isinstance(results, list) or len(results) != n_tests or not all(isinstance(r, dict) for r in results):
+        raise SandboxFailure(f"the harness reported {len(results) if isinstance(results, list) else 'no'} "
+                             f"results for {n_tests} tests")
+    report["seconds"] = seconds
+    return report
+
+
+def _host_magic() -> str:
+    import importlib.util
+    return importlib.util.MAGIC_NUMBER.hex()
+
+
+def _describe(path: str) -> _Interpreter:
+    """Prefixes, bytecode magic and version of the interpreter at `path` (run once, outside the sandbox)."""
+    out = subprocess.run([path, "-I", "-S", "-c", _PROBE], capture_output=True, text=True, timeout=30,
+                         check=True, env={}).stdout.split("\n")
+    base_prefix, exec_prefix, magic, version = out[:4]
+    prefixes = []
+    for p in (base_prefix, exec_prefix):
+        real = os.path.realpath(p)
+        if not (real == "/usr" or real.startswith("/usr/")) and real not in prefixes and real != "/":
+            prefixes.append(real)
+    interp_dir = os.path.dirname(os.path.realpath(path))
+    if not interp_dir.startswith("/usr/") and not any(interp_dir.startswith(p + "/") for p in prefixes):
+        raise ValueError(f"the interpreter lives outside its prefix ({interp_dir}); give its real path")
+    return _Interpreter(path=os.path.realpath(path), prefixes=tuple(prefixes), magic=magic, version=version)

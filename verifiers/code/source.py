@@ -1,0 +1,158 @@
+"""Reward source `code`: the fraction of unit tests that model-written Python passes, run in the sandbox.
+
+    referee score code --options '{"timeout_s": 3}' samples.jsonl
+
+Per sample: the code is taken from `completion` (extract.py), the tests from `reference` (tests_spec.py,
+with `metadata["entry_point"]` for HumanEval's `check(candidate)`), and both run in a fresh sandbox
+(sandbox.py, harness.py). `value` = tests passed / tests run, and `details["tests"]` lists each test with
+`passed`, its `kind` (ok, fail, error, timeout, crash, load_error, not_run, output_limit, exit N, signal N)
+and the error.
+
+What counts against the candidate (a failed test, value < 1): wrong answers, exceptions, code that does not
+compile or raises while loading (every test fails), timeouts, crashes, hitting a memory, process, file or
+output limit, `sys.exit` at any point. What is unscored instead: no reference (`no_reference`), tests that
+cannot be read or need what the sandbox cannot pass (`invalid_reference`), and any failure of the sandbox
+itself (`sandbox_error`: bwrap missing or failing, the harness crashing or missing its deadline), never 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..contract import Sample, Score, UnscoredReason
+from ..runtime import Runtime
+from .extract import assemble_program
+from .sandbox import Isolation, Limits, Sandbox, SandboxFailure, SandboxUnavailable, preflight
+from .tests_spec import InvalidReference, TestSpec, outputs_match, parse_reference
+
+__all__ = ["CodeConfig", "CodeVerifier"]
+
+_MAX_CODE_CHARS = 200_000
+_KEEP_CHARS = 2_000  # of stdout/stderr/code kept in details
+
+
+class CodeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timeout_s: float = Field(5.0, gt=0, le=60, description="Wall-clock seconds allowed for each test (an assert, "
+                             "a test function, a check() call or a stdin/stdout case); past it the test fails.")
+    total_timeout_s: float = Field(30.0, gt=0, le=300, description="Wall-clock seconds for one sample's whole run; "
+                                   "tests not reached by then fail.")
+    memory_mb: int = Field(512, ge=32, le=4096, description="Address-space limit of each candidate process, MiB.")
+    max_processes: int = Field(16, ge=4, le=256, description="Processes and threads alive at once in one run, "
+                               "the harness and the candidate included.")
+    disk_mb: int = Field(16, ge=1, le=1024, description="Size of the private writable /tmp (and of the largest "
+                         "file), MiB.")
+    output_kb: int = Field(1024, ge=1, le=65536, description="Stdout kept per stdin/stdout case, KiB; more fails "
+                           "the case.")
+    with_prompt: Literal["auto", "always", "never"] = Field(
+        "auto", description="Put the prompt in front of the code: 'auto' when the prompt compiles as Python "
+        "(HumanEval-style signature and docstring).")
+    isolation: Isolation = Field(
+        "strict", description="'strict': namespaces and seccomp; 'namespaces': without seccomp (non-x86_64); "
+        "'rlimits': no namespaces, development only. Weaker levels are an explicit opt-in.")
+    python: str | None = Field(None, description="Interpreter run inside the sandbox; default: the service's own "
+                               "if the sandbox user can read it, else /usr/bin/python3.")
+
+
+class CodeVerifier:
+    name = "code"
+    version = "1.0"
+    description = ("Fraction of unit tests (asserts, test_* functions, HumanEval check(), stdin/stdout cases) "
+                   "that the completion's Python code passes in an isolated sandbox.")
+    Config = CodeConfig
+
+    def __init__(self, config: CodeConfig, runtime: Runtime) -> None:
+        self.config = config
+        self.runtime = runtime
+        preflight(config.isolation)  # refuse at once, with the fix, when the host cannot isolate
+        self.limits = Limits(timeout_s=config.timeout_s, total_timeout_s=max(config.total_timeout_s, config.timeout_s),
+                             memory_mb=config.memory_mb, max_processes=config.max_processes,
+                             disk_mb=config.disk_mb, output_kb=config.output_kb)
+
+    def _sandbox(self) -> Sandbox:
+        key = f"code.sandbox:{self.config.isolation}:{self.config.python or ''}"
+        return self.runtime.resource(key, lambda: Sandbox(isolation=self.config.isolation,
+                                                          python=self.config.python,
+                                                          concurrency=self.runtime.pool.max_workers))
+
+    def _unscored(self, reason: UnscoredReason, error: str, **details: Any) -> Score:
+        return Score.unscored(reason, error, source=self.name, version=self.version, **details)
+
+    async def score(self, batch: Sequence[Sample]) -> list[Score]:
+        sandbox = self._sandbox()
+        try:
+            await sandbox.start()
+        except SandboxUnavailable as exc:
+            return [self._unscored(UnscoredReason.SANDBOX_ERROR, str(exc)) for _ in batch]
+        return list(await asyncio.gather(*(self._one(sandbox, s) for s in batch)))
+
+    async def _one(self, sandbox: Sandbox, sample: Sample) -> Score:
+        if sample.reference is None or not sample.reference.strip():
+            return self._unscored(UnscoredReason.NO_REFERENCE, "code needs `reference`: the tests to run")
+        entry_point = sample.metadata.get("entry_point")
+        if entry_point is not None and not isinstance(entry_point, str):
+            return self._unscored(UnscoredReason.INVALID_INPUT, "metadata.entry_point must be a string naming the "
+                                  f"function under test, got {type(entry_point).__name__}")
+        try:
+            spec = parse_reference(sample.reference, entry_point)
+        except InvalidReference as exc:
+            return self._unscored(UnscoredReason.INVALID_REFERENCE, str(exc))
+        code = assemble_program(sample.prompt, sample.completion, entry_point, self.config.with_prompt)
+        if len(code) > _MAX_CODE_CHARS:
+            return self._fail_all(spec, code, f"the code is {len(code)} characters (limit {_MAX_CODE_CHARS})")
+        try:
+            report = await sandbox.run(code, spec, self.limits, entry_point)
+        except SandboxFailure as exc:
+            return self._unscored(UnscoredReason.SANDBOX_ERROR, str(exc), tests_format=spec.format)
+        if spec.mode == "stdio":
+            tests = [_stdio_result(name, r, want) for name, r, want in zip(spec.names, report["results"],
+                                                                              spec.outputs, strict=True)]
+        else:
+            tests = [_rpc_result(name, r) for name, r in zip(spec.names, report["results"], strict=True)]
+        unsupported = [t for t in tests if t["kind"] == "unsupported"]
+        if unsupported:
+            return self._unscored(UnscoredReason.INVALID_REFERENCE, "the tests do something the sandbox cannot "
+                                  f"pass to the candidate: {unsupported[0]['error']}", tests=tests)
+        passed = sum(t["passed"] for t in tests)
+        details: dict[str, Any] = {"passed": passed, "total": len(tests), "tests_format": spec.format,
+                                   "tests": tests, "code": code[:_KEEP_CHARS], "seconds": round(report["seconds"], 4),
+                                   "interpreter": sandbox.interpreter, "isolation": sandbox.isolation}
+        for key in ("load_error", "setup_errors"):
+            if key in report:
+                details[key] = report[key]
+        return Score(value=passed / len(tests), source=self.name, version=self.version, details=details)
+
+    def _fail_all(self, spec: TestSpec, code: str, error: str) -> Score:
+        tests = [{"name": n, "passed": False, "kind": "load_error", "error": error} for n in spec.names]
+        return Score(value=0.0, source=self.name, version=self.version,
+                     details={"passed": 0, "total": len(tests), "tests_format": spec.format, "tests": tests,
+                              "load_error": error, "code": code[:_KEEP_CHARS]})
+
+
+def _rpc_result(name: str, r: dict[str, Any]) -> dict[str, Any]:
+    out = {"name": name, "passed": r.get("passed") is True, "kind": str(r.get("kind", "error"))}
+    if r.get("error"):
+        out["error"] = str(r["error"])
+    return out
+
+
+def _stdio_result(name: str, r: dict[str, Any], expected: str) -> dict[str, Any]:
+    status = str(r.get("status"))
+    stdout = str(r.get("stdout", ""))
+    out: dict[str, Any] = {"name": name, "passed": False, "kind": status}
+    if status == "ok":
+        if outputs_match(stdout, expected):
+            out["passed"] = True
+        else:
+            out["kind"] = "fail"
+            out["error"] = "wrong output"
+            out["stdout"] = stdout[:_KEEP_CHARS]
+            out["expected"] = expected[:_KEEP_CHARS]
+    elif r.get("stderr"):
+        out["error"] = str(r["stderr"])[-_KEEP_CHARS:]
+    return out
