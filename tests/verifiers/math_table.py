@@ -1,0 +1,260 @@
+"""Regression table for the `math` verifier: (gold, completion, expected) rows of realistic completions.
+
+Grouped by the form they exercise. Add a row for every real bug. `expected` is True (credited), False
+(0.0). Pathological rows that must come back unscored live in the test module itself.
+"""
+
+from __future__ import annotations
+
+Row = tuple[str, str, bool]
+
+EXTRACTION: list[Row] = [
+    # \boxed with nested braces, \boxed 5, \fbox
+    ("\\frac{1}{2}", "We divide both sides by 4 to get $x = \\boxed{\\frac{2}{4}}$ which simplifies.", True),
+    ("\\frac{\\sqrt{3}}{2}", "Hence $\\sin 60^\\circ = \\boxed{\\frac{\\sqrt{3}}{2}}$.", True),
+    ("5", "Adding the two gives $\\boxed 5$.", True),
+    ("12", "The total is \\fbox{12}.", True),
+    ("12", "The total is \\fbox{13}.", False),
+    # answer phrases
+    ("18", "Janet sells 16 - 3 - 4 = 9 eggs. She makes 9 * 2 = $18 every day.\nThe answer is 18.", True),
+    ("18", "She makes 9 * 2 = 18 dollars.\nFinal Answer: 18", True),
+    ("\\frac{3}{4}", "Final Answer: The final answer is $\\frac{3}{4}$. I hope it is correct.", True),
+    ("\\frac{3}{4}", "Final Answer: The final answer is $\\frac{4}{3}$. I hope it is correct.", False),
+    ("72", "Natalia sold 48/2 = 24 clips in May.\nAltogether she sold 48 + 24 = 72 clips.\n#### 72", True),
+    ("72", "Natalia sold 48/2 = 24 clips in May.\nAltogether she sold 48 + 24 = 72 clips.\n#### 24", False),
+    ("42", "**Answer:** 42", True),
+    ("10", "So the answer is: $10$", True),
+    # <think> ignored
+    ("7", "<think>Maybe it is 5? Let me check: 3 + 4 = 7.</think>The sum is $\\boxed{7}$.", True),
+    ("5", "<think>Maybe it is 5? Let me check: 3 + 4 = 7.</think>The sum is $\\boxed{7}$.", False),
+    ("7", "Okay, 3 + 4... it's 7.</think>\n\n**Answer:** 7", True),
+    # the final answer wins over earlier working and rejected guesses
+    ("9", "First guess: the answer is 8. But I forgot the last term, so the answer is 9.", True),
+    ("8", "First guess: the answer is 8. But I forgot the last term, so the answer is 9.", False),
+    ("64", "Is it 32? No: 2^5 = 32 is for five doublings; we have six. So the final answer is 64.", True),
+    # last-number fallback
+    ("15", "Tom had 12 apples and bought 3 more.\nSo he has 15 apples now.", True),
+    ("12", "Tom had 12 apples and bought 3 more.\nSo he has 15 apples now.", False),
+    ("0.75", "The probability works out to $\\frac{3}{4}$", True),
+]
+
+NUMBERS: list[Row] = [
+    ("1234", "The total is \\boxed{1,234}.", True),
+    ("1,234,567", "The answer is 1234567.", True),
+    ("1000000", "So we get $\\boxed{1\\,000\\,000}$.", True),
+    ("10000", "The answer is 10{,}000.", True),
+    ("18", "She pays $\\boxed{\\$18}$.", True),
+    ("18", "The answer is $18.00.", True),
+    ("\\$18.50", "Each ticket costs \\boxed{18.5} dollars.", True),
+    ("5", "The side is $\\boxed{5\\text{ cm}}$.", True),
+    ("25", "The area is \\boxed{25 \\text{ cm}^2}.", True),
+    ("45", "It takes him 45 minutes.\n#### 45 minutes", True),
+    ("0.5", "The probability is \\boxed{\\frac{1}{2}}.", True),
+    ("\\frac{1}{2}", "The probability is \\boxed{0.5}.", True),
+    ("\\frac{1}{2}", "The probability is \\boxed{0.50}.", True),
+    ("\\frac{2}{3}", "The ratio is \\boxed{4/6}.", True),
+    ("\\frac{2}{3}", "The ratio is \\boxed{3/2}.", False),
+    ("25\\%", "The discount is \\boxed{25\\%}.", True),
+    ("25\\%", "So the percentage is \\boxed{25}.", True),
+    ("25\\%", "As a decimal that is \\boxed{0.25}.", True),
+    ("0.25", "That is \\boxed{25\\%} of the total.", True),
+    ("25\\%", "The discount is \\boxed{2.5\\%}.", False),
+    ("\\frac{3}{2}", "So $x = \\boxed{\\dfrac{3}{2}}$.", True),
+    ("\\frac{1}{2}", "Thus $\\boxed{\\tfrac12}$.", True),
+    ("\\frac12", "Thus $\\boxed{\\frac{1}{2}}$.", True),
+    ("\\frac{5}{2}", "He ran $\\boxed{2\\frac{1}{2}}$ miles.", True),
+    ("2\\frac{1}{2}", "He ran \\boxed{2.5} miles.", True),
+    ("3\\frac{1}{4}", "The answer is 3 1/4.", True),
+    ("-7", "The minimum value is $\\boxed{-7}$.", True),
+    ("-7", "The minimum value is $\\boxed{7}$.", False),
+    ("−7", "The minimum value is \\boxed{-7}.", True),
+    ("0.\\overline{3}", "The repeating decimal equals \\boxed{\\frac{1}{3}}.", True),
+    ("6.02 \\times 10^{23}", "There are $\\boxed{6.02 \\times 10^{23}}$ atoms.", True),
+    ("6.02 \\times 10^{23}", "There are \\boxed{6.02e23} atoms.", True),
+    ("1.5 \\times 10^{-3}", "The value is \\boxed{0.0015}.", True),
+    ("1.5 \\times 10^{-3}", "The value is \\boxed{0.015}.", False),
+    ("3 \\times 10^8", "Light travels at \\boxed{300000000} m/s.", True),
+    ("2^{10}", "That is $\\boxed{1024}$.", True),
+    ("120", "The number of arrangements is $\\boxed{5!}$.", True),
+    ("10", "There are $\\boxed{\\binom{5}{2}}$ handshakes.", True),
+    ("10", "There are $\\boxed{\\dbinom{5}{3}}$ ways.", True),
+]
+
+CONSTANTS: list[Row] = [
+    ("\\sqrt{2}", "The diagonal is $\\boxed{\\sqrt2}$.", True),
+    ("2\\sqrt{3}", "The length is $\\boxed{\\sqrt{12}}$.", True),
+    ("\\frac{\\sqrt{2}}{2}", "So $\\cos 45^\\circ = \\boxed{\\frac{1}{\\sqrt{2}}}$.", True),
+    ("3\\sqrt{2}", "The distance is $\\boxed{\\sqrt{18}}$.", True),
+    ("3\\sqrt{2}", "The distance is $\\boxed{2\\sqrt{3}}$.", False),
+    ("\\sqrt[3]{2}", "The edge is $\\boxed{2^{1/3}}$.", True),
+    ("4\\pi", "The area is $\\boxed{4\\pi}$ square units.", True),
+    ("4\\pi", "The area is $\\boxed{\\pi 4}$.", True),
+    ("4\\pi", "The area is $\\boxed{12.566}$.", False),
+    ("\\frac{\\pi}{3}", "The angle is $\\boxed{\\pi/3}$.", True),
+    ("e^2", "The limit is $\\boxed{e^{2}}$.", True),
+    ("e^2", "The limit is $\\boxed{\\exp(2)}$.", True),
+    ("e^2", "The limit is $\\boxed{2e}$.", False),
+    ("\\ln 2", "The integral equals $\\boxed{\\log 2}$.", True),
+    ("\\log_2 8", "So the exponent is \\boxed{3}.", True),
+    ("2 + \\sqrt{5}", "The larger root is $\\boxed{\\sqrt{5} + 2}$.", True),
+    ("\\frac{1+\\sqrt{5}}{2}", "The ratio is $\\boxed{\\frac{\\sqrt5+1}{2}}$.", True),
+    ("\\frac{1+\\sqrt{5}}{2}", "The ratio is $\\boxed{\\frac{\\sqrt5-1}{2}}$.", False),
+    ("2^{100}", "So $\\boxed{2^{100}+1}$.", False),
+    ("\\sqrt{2}", "√2 is the answer, so the final answer is √2.", True),
+    ("\\pi", "The final answer is π.", True),
+]
+
+STRUCTURES: list[Row] = [
+    # intervals, unions, inequalities against intervals
+    ("[2, 5)", "The solution set is $\\boxed{[2,5)}$.", True),
+    ("[2, 5)", "The solution set is $\\boxed{(2,5]}$.", False),
+    ("[2, 5)", "So $\\boxed{2 \\le x < 5}$.", True),
+    ("(3, \\infty)", "Therefore $\\boxed{x > 3}$.", True),
+    ("(3, \\infty)", "Therefore $\\boxed{x \\geq 3}$.", False),
+    ("(-\\infty, -1] \\cup [2, \\infty)", "$\\boxed{(-\\infty,-1]\\cup[2,\\infty)}$", True),
+    ("(-\\infty, -1] \\cup [2, \\infty)", "So $\\boxed{x \\le -1 \\text{ or } x \\ge 2}$.", True),
+    ("(-\\infty, -1] \\cup [2, \\infty)", "So $\\boxed{[2, \\infty) \\cup (-\\infty, -1]}$.", True),
+    ("(-\\infty, -1] \\cup [2, \\infty)", "So $\\boxed{(-\\infty, -1) \\cup (2, \\infty)}$.", False),
+    ("x > 3", "The answer is $(3, \\infty)$.", True),
+    ("(-\\infty, 0) \\cup (0, \\infty)", "The domain is \\boxed{\\mathbb{R} \\setminus \\{0\\}}.", True),
+    # sets against tuples; several answers
+    ("\\{1, 2, 3\\}", "The set is $\\boxed{\\{3, 2, 1\\}}$.", True),
+    ("(1, 2)", "The point is $\\boxed{(1, 2)}$.", True),
+    ("(1, 2)", "The point is $\\boxed{(2, 1)}$.", False),
+    ("(3, -4)", "The center is $\\boxed{(3,-4)}$.", True),
+    ("(1, 2, 3)", "So $\\boxed{(1,2,3)}$.", True),
+    ("(1, 2, 3)", "So $\\boxed{(1,3,2)}$.", False),
+    ("(2, 3)", "We get $x = 2$ and $y = 3$, i.e. $\\boxed{x = 2, y = 3}$.", True),
+    ("2, 3", "The roots are $\\boxed{3, 2}$.", True),
+    ("2, 3", "The solutions are $x = 2$ or $x = 3$, so $\\boxed{x = 2 \\text{ or } x = 3}$.", True),
+    ("2, 3", "Both work: $x = \\boxed{2}$ or $x = \\boxed{3}$.", True),
+    ("2, 3", "The roots are $\\boxed{2}$.", False),
+    ("2, 3", "The roots are $\\boxed{2, 3, 4}$.", False),
+    ("1 \\pm \\sqrt{2}", "So $x = \\boxed{1 \\pm \\sqrt{2}}$.", True),
+    ("1 + \\sqrt{2}, 1 - \\sqrt{2}", "So $x = \\boxed{1 \\pm \\sqrt{2}}$.", True),
+    ("-2, 2", "So $\\boxed{x = \\pm 2}$.", True),
+    # equations
+    ("3", "Solving, $\\boxed{x = 3}$.", True),
+    ("x = 3", "Solving, $\\boxed{3}$.", True),
+    ("x = 3", "Solving, $\\boxed{2x = 6}$.", True),
+    ("y = 2x + 3", "The line is $\\boxed{y = 2x + 3}$.", True),
+    ("y = 2x + 3", "The line is $\\boxed{2x - y + 3 = 0}$.", True),
+    ("y = 2x + 3", "The line is $\\boxed{y = 3x + 2}$.", False),
+    ("f(x) = x^2 - 1", "Therefore $\\boxed{f(x) = (x-1)(x+1)}$.", True),
+    # matrices and vectors
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "$\\boxed{\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}}$", True),
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "$\\boxed{\\begin{bmatrix}1&2\\\\4&3\\end{bmatrix}}$", False),
+    ("\\begin{pmatrix} 2 \\\\ -1 \\end{pmatrix}",
+     "The vector is $\\boxed{\\begin{pmatrix} 2 \\\\ -1 \\end{pmatrix}}$.", True),
+    ("\\begin{pmatrix} 2 \\\\ -1 \\end{pmatrix}", "The vector is $\\boxed{(2, -1)}$.", True),
+    ("\\begin{pmatrix} 1/2 & 0 \\\\ 0 & 1 \\end{pmatrix}",
+     "$\\boxed{\\begin{pmatrix} 0.5 & 0 \\\\ 0 & 1 \\end{pmatrix}}$", True),
+]
+
+SYMBOLIC: list[Row] = [
+    ("x^2 + 2x + 1", "Expanding gives $\\boxed{(x+1)^2}$.", True),
+    ("(x+1)^2", "Expanding gives $\\boxed{x^2+2x+1}$.", True),
+    ("(x+1)^2", "Expanding gives $\\boxed{x^2+x+1}$.", False),
+    ("\\frac{x^2-1}{x-1}", "It simplifies to $\\boxed{x+1}$.", True),
+    ("2\\sin x \\cos x", "By the double angle formula this is $\\boxed{\\sin 2x}$.", True),
+    ("1", "Using the identity, $\\boxed{\\sin^2\\theta + \\cos^2\\theta}$.", True),
+    ("\\tan x", "So it equals $\\boxed{\\frac{\\sin x}{\\cos x}}$.", True),
+    ("\\cos 2x", "So it equals $\\boxed{1 - 2\\sin^2 x}$.", True),
+    ("\\cos 2x", "So it equals $\\boxed{1 - \\sin^2 x}$.", False),
+    ("\\frac{n(n+1)}{2}", "The sum is $\\boxed{\\frac{n^2+n}{2}}$.", True),
+    ("a^2 - b^2", "Factoring: $\\boxed{(a-b)(a+b)}$.", True),
+    ("a^2 - b^2", "Factoring: $\\boxed{(a-b)^2}$.", False),
+    ("\\ln(x^2)", "By the log rule, $\\boxed{2\\ln x}$.", True),
+    ("|x|", "So $\\boxed{\\sqrt{x^2}}$.", True),
+    ("x", "So $\\boxed{\\sqrt{x^2}}$.", False),
+    ("2x", "So $\\boxed{2y}$.", False),
+    ("x^{-1}", "So $\\boxed{\\frac{1}{x}}$.", True),
+    # complex numbers
+    ("3 + 4i", "So $z = \\boxed{3+4i}$.", True),
+    ("3 + 4i", "So $z = \\boxed{4i + 3}$.", True),
+    ("3 + 4i", "So $z = \\boxed{3-4i}$.", False),
+    ("i", "So $\\boxed{\\sqrt{-1}}$.", True),
+    ("-1", "Since $i^2 = -1$, we get $\\boxed{i^2}$.", True),
+    ("\\frac{1}{2} - \\frac{\\sqrt{3}}{2}i", "$\\boxed{\\frac{1 - i\\sqrt{3}}{2}}$", True),
+    # degrees against radians
+    ("30^\\circ", "The angle is $\\boxed{30^\\circ}$.", True),
+    ("30^\\circ", "The angle is $\\boxed{30}$ degrees.", True),
+    ("30^\\circ", "The angle is $\\boxed{\\frac{\\pi}{6}}$.", True),
+    ("\\frac{\\pi}{6}", "The angle is $\\boxed{30^{\\circ}}$.", True),
+    ("30^\\circ", "The angle is $\\boxed{60^\\circ}$.", False),
+    ("30", "The angle is 30°.", True),
+    # other bases
+    ("1011_2", "So $11 = \\boxed{1011_2}$.", True),
+    ("1011_2", "The binary form is $\\boxed{1011}$.", True),
+    ("1011_2", "The binary form is $\\boxed{11}$.", False),
+    ("A3_{16}", "In hexadecimal: $\\boxed{A3_{16}}$.", True),
+    ("2012_3", "The base-3 representation is \\boxed{2012_{3}}.", True),
+]
+
+TEXT_AND_CHOICES: list[Row] = [
+    ("B", "The correct option is (B).\nThe answer is (B).", True),
+    ("B", "The answer is $\\boxed{B}$.", True),
+    ("(B)", "The answer is \\boxed{\\text{(B)}}.", True),
+    ("B", "The answer is (C).", False),
+    ("C", "Answer: C) 42", True),
+    ("Monday", "So the party is on $\\boxed{\\text{Monday}}$.", True),
+    ("Monday", "The answer is Tuesday.", False),
+    ("\\text{Evelyn}", "The fastest runner is \\boxed{\\text{Evelyn}}.", True),
+    ("yes", "The answer is Yes.", True),
+    ("no solution", "The system is inconsistent, so $\\boxed{\\emptyset}$.", True),
+]
+
+LATEX_NOISE: list[Row] = [
+    ("\\frac{1}{2}", "$\\boxed{\\displaystyle \\frac{1}{2}}$", True),
+    ("(1, 2)", "$\\boxed{\\left( 1, 2 \\right)}$", True),
+    ("12", "$\\boxed{\\text{12}}$", True),
+    ("12", "$\\boxed{\\mathbf{12}}$", True),
+    ("\\frac{3}{4}", "$\\boxed{\\; \\frac{3}{4} \\,}$", True),
+    ("\\sqrt{3}", "$\\boxed{\\sqrt{3}\\!}$", True),
+    ("4", "$$\\boxed{4}$$", True),
+    ("\\{1, 2\\}", "$\\boxed{\\left\\{ 1, 2 \\right\\}}$", True),
+    ("x^2", "$\\boxed{x^{2}}$", True),
+    ("5", "The value is $\\boxed{\\textbf{5}}$.", True),
+]
+
+ANTI_GAMING: list[Row] = [
+    # several different boxed answers
+    ("5", "It could be \\boxed{5}. Or maybe it is \\boxed{6}.\n\nI'll also say \\boxed{7}.", False),
+    ("7", "It could be \\boxed{5}. Or maybe it is \\boxed{6}.\n\nI'll also say \\boxed{7}.", False),
+    ("5", "We box the result: \\boxed{5}.\n\nDouble-checking, the result is again \\boxed{5}.", True),
+    # hedges
+    ("5", "The answer is 5 or 6 or 7.", False),
+    ("6", "The answer is $\\boxed{5 \\text{ or } 6 \\text{ or } 7}$.", False),
+    ("6", "It is 5, 6 or 7.", False),
+    ("7", "I am not sure, maybe 5 or 6 or 7", False),
+    ("5", "\\boxed{5, 6, 7}", False),
+    # chains
+    ("7", "$\\boxed{5 = 6 = 7}$", False),
+    ("5", "$\\boxed{5 = 6 = 7}$", False),
+    ("5", "$\\boxed{x = 2 + 3 = 5}$", True),
+    # the gold only in the working
+    ("12", "First we find 12 apples in the basket. Adding the 3 on the table we get \\boxed{15}.", False),
+    ("24", "In May she sold 24 clips.\n#### 72", False),
+    # truncated output
+    ("42", "Let's compute: 6 * 7 = 42, so the answer is \\boxed{4", False),
+    ("42", "<think>6 * 7 = 42. So the answer should be 42, but let me double check", False),
+    # not an answer
+    ("42", "I cannot solve this problem.", False),
+    ("42", "", False),
+]
+
+APPROXIMATIONS: list[Row] = [
+    ("\\sqrt{2}", "So $\\boxed{1.414}$.", False),
+    ("\\sqrt{2}", "So $\\boxed{1.41421356}$.", False),
+    ("\\pi", "So $\\boxed{3.14}$.", False),
+    ("\\frac{1}{3}", "So $\\boxed{0.333}$.", False),
+    ("3.14", "So $\\boxed{\\pi}$.", True),
+    ("3.14", "So $\\boxed{3.1416}$.", True),
+    ("3.14", "So $\\boxed{3.15}$.", False),
+    ("0.33", "So $\\boxed{\\frac{1}{3}}$.", True),
+    ("1.41", "So $\\boxed{\\sqrt{2}}$.", True),
+    ("2.5", "So $\\boxed{2.500}$.", True),
+]
+
+ALL: list[Row] = (EXTRACTION + NUMBERS + CONSTANTS + STRUCTURES + SYMBOLIC + TEXT_AND_CHOICES + LATEX_NOISE
+                  + ANTI_GAMING + APPROXIMATIONS)

@@ -1,0 +1,131 @@
+"""The two-function API: `parse_answer` reads a gold or a response, `verify(gold, response)` compares.
+
+    gold = parse_answer("\\\\frac{\\\\sqrt{2}}{2}", gold=True)
+    response = parse_answer("... so the answer is $\\\\boxed{1/\\\\sqrt2}$.")
+    verify(gold, response)  # True
+
+The order matters: the gold is read as a gold (its decimals set the precision, `2, 3` is a set of answers,
+a one-letter gold in `mc_letters` is a multiple-choice letter, `1011_2` fixes the base) and the response
+as a response (its final answer extracted; several values for one gold are a hedge). These functions run
+in the calling thread with no deadline; for untrusted text use the `math` reward source, which runs them
+in worker processes that are killed at a deadline.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .equivalence import forms_equal
+from .extract import Mode, extract_answer, extract_reference
+from .forms import Form, interpret, normalize_text
+from .latex import clean
+from .lexer import ParseError
+from .limits import TooExpensive
+from .parse import parse_expression
+
+__all__ = ["Answer", "parse_answer", "read_answer", "verify"]
+
+_TEXT_WRAP = re.compile(r"\\text\s*\{([^{}]*)\}")
+_WORDS_ONLY = re.compile(r"[A-Za-z][A-Za-z '-]*[A-Za-z]")
+_CHOICE = re.compile(r"\(?\s*([A-Z])\s*\)?\s*[.:)]?")
+_LETTER = re.compile(r"(?<![A-Za-z\\])\(?([A-Z])\)?(?![A-Za-z])")
+_BASE = re.compile(r"\(?([0-9A-Za-z]+)\)?\s*_\s*\{?\s*(\d{1,2})\s*\}?")
+_DIGITS = re.compile(r"[0-9A-Za-z]+")
+_KEY = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A gold or response answer, read: the extracted text, its cleaned spelling and its comparable form."""
+
+    text: str
+    cleaned: str
+    form: Form | None
+    gold: bool
+    method: str = ""
+    error: str = ""
+    """Why `form` is None (nothing extracted, unreadable)."""
+
+
+def parse_answer(text: str, *, gold: bool = False, mode: Mode = "marked", last_number_fallback: bool = True,
+                 mc_letters: str = "ABCDE") -> Answer:
+    """Read a reference (`gold=True`: its `####` or boxed answer, else all of it) or a completion (its final
+    answer, see `extract`). May raise `TooExpensive` for absurd answers."""
+    if gold:
+        return read_answer(extract_reference(text), gold=True, mc_letters=mc_letters, method="reference")
+    found = extract_answer(text, mode=mode, last_number_fallback=last_number_fallback)
+    if found.answer is None:
+        return Answer(text="", cleaned="", form=None, gold=False, method=found.method, error=found.note)
+    return read_answer(found.answer, gold=False, mc_letters=mc_letters, method=found.method)
+
+
+def read_answer(text: str, *, gold: bool, mc_letters: str = "ABCDE", method: str = "") -> Answer:
+    """Read an already extracted answer string."""
+    cleaned = clean(text)
+    if not cleaned:
+        return Answer(text, cleaned, None, gold, method, "the answer is empty")
+    plain = _TEXT_WRAP.sub(r"\1", cleaned).strip()
+    if gold:
+        choice = _CHOICE.fullmatch(plain)
+        if choice and choice.group(1) in mc_letters:
+            return Answer(text, cleaned, ("choice", choice.group(1), mc_letters), gold, method)
+        base = _base_numeral(plain)
+        if base is not None:
+            return Answer(text, cleaned, ("base", *base), gold, method)
+    if _WORDS_ONLY.fullmatch(plain) and len(plain) > 1:
+        return Answer(text, cleaned, interpret(("text", plain)), gold, method)
+    try:
+        form = interpret(parse_expression(cleaned))
+    except ParseError as exc:
+        return Answer(text, cleaned, None, gold, method, f"could not read {text[:80]!r}: {exc}")
+    except RecursionError as exc:
+        raise TooExpensive("the answer nests too deeply to read") from exc
+    return Answer(text, cleaned, form, gold, method)
+
+
+def verify(gold: Answer, response: Answer, *, tolerance: float = 0.0) -> bool:
+    """Whether `response` answers `gold` (see `equivalence` for the rules). False when either has no form."""
+    if gold.form is None or not response.cleaned:
+        return False
+    kind = gold.form[0]
+    if kind == "choice":
+        plain = _TEXT_WRAP.sub(r"\1", response.cleaned)
+        letters = {m.group(1) for m in _LETTER.finditer(plain) if m.group(1) in gold.form[2]}
+        return letters == {gold.form[1]}  # two letters are a hedge
+    if kind == "base":
+        return _same_numeral(gold.form, response.cleaned)
+    if _KEY.sub("", gold.cleaned) == _KEY.sub("", response.cleaned):
+        return True
+    if response.form is None:
+        return False
+    if kind == "text" or response.form[0] == "text":
+        return normalize_text(_TEXT_WRAP.sub(r"\1", gold.cleaned)) == normalize_text(
+            _TEXT_WRAP.sub(r"\1", response.cleaned))
+    return forms_equal(gold.form, response.form, tolerance)
+
+
+def _base_numeral(text: str) -> tuple[str, int, int] | None:
+    m = _BASE.fullmatch(text)
+    if m is None:
+        return None
+    digits, base = m.group(1).upper(), int(m.group(2))
+    if not 2 <= base <= 36:
+        return None
+    try:
+        return digits, base, int(digits, base)
+    except ValueError:
+        return None
+
+
+def _same_numeral(gold: Form, response: str) -> bool:
+    plain = _TEXT_WRAP.sub(r"\1", response).strip()
+    given = _base_numeral(plain)
+    if given is not None:
+        return given[1] == gold[2] and given[2] == gold[3]
+    if _DIGITS.fullmatch(plain) and len(plain) <= 200:
+        try:
+            return int(plain, gold[2]) == gold[3]  # digits without a base are read in the gold's base
+        except ValueError:
+            return False
+    return False

@@ -1,0 +1,192 @@
+"""The final answer of a completion, and the answer inside a reference.
+
+Extraction order for a completion (the first that applies wins):
+
+1. Reasoning is dropped: everything up to the last `</think>`. A `<think>` that is never closed means
+   the completion was cut off while reasoning: no answer.
+2. `\\boxed{...}` / `\\boxed 5` / `\\fbox{...}` (nested braces fine). Boxes side by side (`x = \\boxed{2}`
+   or `x = \\boxed{3}`) form one answer, `2, 3`. Boxes apart that say different things are several
+   different answers: no answer. A box that never closes is truncated output: no answer.
+3. Unless `mode="boxed"`: the last answer phrase (`The final answer is ...`, `Final Answer: ...` (Minerva),
+   `The answer is ...`, `**Answer:** ...`) or GSM8K `#### n`, whichever comes last; the answer runs to
+   the end of its sentence or line.
+4. If `last_number_fallback`: the last math span (`$...$`) or number of the last non-empty line. Numbers
+   joined by `or`/`,` there (`5 or 6 or 7`) are kept together so that a hedge stays a hedge.
+
+Everything here is linear in the length of the text, so it runs in the event loop.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["Extraction", "extract_answer", "extract_reference"]
+
+Mode = Literal["boxed", "marked"]
+
+_BOX = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])")
+_PHRASE = re.compile(
+    r"(?:final\s+answer|\banswer)\**\s*(?:is\b|should\s+be\b|would\s+be\b|will\s+be\b|:|=)\s*:?\**\s*(?!not\b)"
+    r"|####\s*",
+    re.IGNORECASE,
+)
+_HOPE = re.compile(r"\s*I hope it is correct.*$", re.IGNORECASE | re.DOTALL)
+# What may stand between boxes that form one answer: `x = \boxed{2}` or `x = \boxed{3}`.
+_GAP_NOISE = re.compile(
+    r"\\text\s*\{[^{}]*\}|\\quad|\\qquad|\\[(),;]|\b(?:and|or)\b|[A-Za-z](?:_\{?\w+\}?)?\s*=|[\s$,;.&]"
+)
+_BOX_KEY = re.compile(r"\s+|\\[,;!: ]|\\left|\\right|\$")
+_NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:/\d+)?|-?\.\d+")
+_SPAN = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]")
+_HEDGE_GAP = re.compile(r"\s*(?:,|or|and|/|,\s*or|or\s+maybe|or\s+possibly)\s*", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    answer: str | None
+    """The final answer as written (LaTeX or plain), or None when there is none."""
+    method: str
+    """How it was found: boxed, phrase, gsm8k, last_number; `none` when not found."""
+    note: str = ""
+    """Why there is no answer, when there is none."""
+
+
+def extract_answer(text: str, *, mode: Mode = "marked", last_number_fallback: bool = True) -> Extraction:
+    """The final answer of a completion, following the order in the module docstring."""
+    close = text.rfind("</think>")
+    if close >= 0:
+        text = text[close + len("</think>") :]
+    elif "<think>" in text:
+        return Extraction(None, "none", "the completion ends inside <think>: cut off before a final answer")
+    boxed = _boxed(text)
+    if boxed is not None:
+        return boxed
+    if mode == "boxed":
+        return Extraction(None, "none", "no \\boxed{...} answer (extraction mode 'boxed')")
+    phrase = _last_phrase(text)
+    if phrase is not None:
+        return phrase
+    if last_number_fallback:
+        tail = _last_line_answer(text)
+        if tail is not None:
+            return Extraction(tail, "last_number")
+    return Extraction(None, "none", "no final answer found (no \\boxed{}, answer phrase or ####)")
+
+
+def extract_reference(reference: str) -> str:
+    """The gold answer in a reference: the text after GSM8K's `####`, else the last boxed answer, else all."""
+    if "####" in reference:
+        tail = reference.rsplit("####", 1)[1].strip()
+        return tail.splitlines()[0].strip() if tail else ""
+    boxed = _boxed(reference, strict=False)
+    if boxed is not None and boxed.answer is not None:
+        return boxed.answer
+    return reference.strip()
+
+
+def _boxes(text: str) -> list[tuple[int, int, str | None]]:
+    """(start, end, content) of each top-level box; content None when the box never closes."""
+    found: list[tuple[int, int, str | None]] = []
+    pos = 0
+    while (m := _BOX.search(text, pos)) is not None:
+        i = m.end()
+        while i < len(text) and text[i] == " ":
+            i += 1
+        if i < len(text) and text[i] == "{":
+            depth = 0
+            for j in range(i, len(text)):
+                c = text[j]
+                if c == "{" and text[j - 1] != "\\":
+                    depth += 1
+                elif c == "}" and text[j - 1] != "\\":
+                    depth -= 1
+                    if depth == 0:
+                        found.append((m.start(), j + 1, text[i + 1 : j]))
+                        pos = j + 1
+                        break
+            else:
+                found.append((m.start(), len(text), None))
+                return found
+        else:  # \boxed 5: one token
+            j = i
+            while j < len(text) and not text[j].isspace() and text[j] not in "$.,;":
+                j += 1
+            if j > i:
+                found.append((m.start(), j, text[i:j]))
+            pos = max(j, m.end())
+    return found
+
+
+def _boxed(text: str, *, strict: bool = True) -> Extraction | None:
+    boxes = _boxes(text)
+    if not boxes:
+        return None
+    if boxes[-1][2] is None:
+        return Extraction(None, "none", "a \\boxed{ never closes: the completion was cut off")
+    clusters: list[list[str]] = [[boxes[0][2]]]  # type: ignore[list-item]
+    for (_, prev_end, _), (start, _, content) in itertools.pairwise(boxes):
+        gap = text[prev_end:start]
+        if "\n\n" not in gap and len(_GAP_NOISE.sub("", gap)) == 0:
+            clusters[-1].append(content)  # type: ignore[arg-type]
+        else:
+            clusters.append([content])  # type: ignore[list-item]
+    final = list(dict.fromkeys(c.strip() for c in clusters[-1]))
+    final_key = {_BOX_KEY.sub("", c) for c in final}
+    for cluster in clusters[:-1] if strict else ():
+        if {_BOX_KEY.sub("", c) for c in cluster} != final_key:
+            return Extraction(None, "none", "several different boxed answers")
+    return Extraction(", ".join(final), "boxed")
+
+
+def _last_phrase(text: str) -> Extraction | None:
+    last = None
+    for m in _PHRASE.finditer(text):
+        last = m
+    if last is None:
+        return None
+    span = _span(text[last.end() :])
+    if not span:
+        return None
+    return Extraction(span, "gsm8k" if last.group(0).startswith("#") else "phrase")
+
+
+def _span(rest: str) -> str:
+    """The answer at the start of `rest`: to the end of its sentence or line, display math kept whole."""
+    rest = rest.lstrip(" \t*:")
+    for opener, closer in (("$$", "$$"), ("\\[", "\\]")):
+        if rest.startswith(opener):
+            end = rest.find(closer, len(opener))
+            if end >= 0:
+                return rest[len(opener) : end].strip()
+    line = rest.split("\n", 1)[0]
+    line = _HOPE.sub("", line)
+    in_math = False
+    for k, c in enumerate(line):
+        if c == "$" and (k == 0 or line[k - 1] != "\\"):
+            in_math = not in_math
+        elif c == "." and not in_math and (k + 1 == len(line) or line[k + 1].isspace()):
+            line = line[:k]
+            break
+    return line.strip().strip("*").strip()
+
+
+def _last_line_answer(text: str) -> str | None:
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return None
+    line = lines[-1]
+    items = [(m.start(), m.end(), next(g for g in m.groups() if g is not None)) for m in _SPAN.finditer(line)]
+    if not items:
+        items = [(m.start(), m.end(), m.group(0)) for m in _NUMBER.finditer(line)]
+    if not items:
+        return None
+    picked = [items[-1]]
+    for prev in reversed(items[:-1]):
+        if _HEDGE_GAP.fullmatch(line[prev[1] : picked[0][0]]):
+            picked.insert(0, prev)
+        else:
+            break
+    return " or ".join(p[2].strip() for p in picked)

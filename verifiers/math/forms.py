@@ -1,0 +1,204 @@
+"""What an answer is, as opposed to how it was written: the comparable form of a parsed answer.
+
+Forms are tagged tuples (they travel to worker processes):
+
+    ("scalar", node)                  a number or expression; `%` and `°` stay on it as markers
+    ("labelled", label, node)         `x = 3`, `f(x) = 2x + 1`: a value with the name it was given
+    ("chain", label | None, nodes)    `x = 2 + 3 = 5`, `5 = 6 = 7`: every part must agree
+    ("eqn", lhs, rhs)                 an equation that is not a labelled value (`2x + 3y = 6`)
+    ("ineq", ops, parts)              an inequality in several variables
+    ("coll", kind, forms)             kind: "set" (unordered), "tuple" (ordered), "pair" (`(a, b)`: a
+                                      point or an open interval), "list" (bare `2, 3` or `2 or 3`)
+    ("ivls", intervals)               a union of (lo, hi, lo_closed, hi_closed); () is the empty set
+    ("matrix", rows)
+    ("text", words)                   normalised words (`\\text{Monday}`, "no solution")
+    ("choice", letter)                a multiple-choice letter
+    ("base", digits, base)            a numeral in another base (`1011_2`)
+
+Inequalities in one variable become intervals (`x > 3` is (3, oo), `x < 1 or x > 2` a union), so they
+compare with interval answers. `a \\pm b` is the set {a + b, a - b}.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .evaluate import free_symbols
+from .lexer import ParseError
+from .parse import Node
+
+__all__ = ["Form", "interpret", "normalize_text"]
+
+Form = tuple[Any, ...]
+
+_OO: Node = ("const", "oo")
+_NEG_OO: Node = ("neg", _OO)
+_INEQ = frozenset({"<", "<=", ">", ">="})
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_ARTICLES = re.compile(r"\b(?:the|a|an)\b")
+_NON_WORD = re.compile(r"[^a-z0-9 ]+")
+_SPACES = re.compile(r"\s+")
+_EMPTY_WORDS = frozenset({"no solution", "no solutions", "no real solution", "no real solutions", "none",
+                          "empty set", "no real roots", "no roots"})
+_ALL_WORDS = frozenset({"all real numbers", "all reals", "every real number", "all real values"})
+
+
+def normalize_text(text: str) -> str:
+    text = text.replace("\\text", " ").replace("\\mathrm", " ").casefold()
+    text = _NON_WORD.sub(" ", text)
+    text = _ARTICLES.sub(" ", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def interpret(node: Node) -> Form:
+    tag = node[0]
+    if tag == "list":
+        return _list(node[1], node[2])
+    if tag == "rel":
+        return _relation(node[1], node[2])
+    if tag == "pm":
+        return _plus_minus(node)
+    if tag in ("tuple", "set"):
+        return ("coll", tag, tuple(interpret(n) for n in node[1]))
+    if tag == "pair":
+        return ("coll", "pair", (interpret(node[1]), interpret(node[2])))
+    if tag == "ivl":
+        return ("ivls", ((node[1], node[2], node[3], node[4]),))
+    if tag == "setop":
+        return _set_operation(node)
+    if tag == "const" and node[1] == "reals":
+        return ("ivls", ((_NEG_OO, _OO, False, False),))
+    if tag == "const" and node[1] == "empty":
+        return ("coll", "set", ())
+    if tag == "mat":
+        return ("matrix", node[1])
+    if tag == "text":
+        words = normalize_text(node[1])
+        if words in _EMPTY_WORDS:
+            return ("coll", "set", ())
+        if words in _ALL_WORDS:
+            return ("ivls", ((_NEG_OO, _OO, False, False),))
+        return ("text", words)
+    return ("scalar", node)
+
+
+def _list(items: tuple[Node, ...], seps: tuple[str, ...]) -> Form:
+    forms = [interpret(n) for n in items]
+    if forms and all(f[0] == "ivls" for f in forms) and ("or" in seps or any(len(f[1]) != 1 for f in forms)
+                                                       or all(n[0] == "rel" for n in items)):
+        return ("ivls", tuple(iv for f in forms for iv in f[1]))
+    flat: list[Form] = []
+    for node, form in zip(items, forms, strict=True):
+        if _is_plus_minus(node):  # `x = 1 \pm 2, 5` lists three answers
+            flat.extend(form[2])
+        else:
+            flat.append(form)
+    return ("coll", "list", tuple(flat))
+
+
+def _is_plus_minus(node: Node) -> bool:
+    return node[0] == "pm" or (node[0] == "rel" and set(node[1]) <= {"=", "~"} and node[2][-1][0] == "pm")
+
+
+def _plus_minus(node: Node) -> Form:
+    _, left, right, sign = node
+    plus: Node = ("add", (left, right))
+    minus: Node = ("add", (left, ("neg", right)))
+    if left[0] == "num" and left[1].value == 0:
+        plus, minus = right, ("neg", right)
+    parts = (plus, minus) if sign == "+-" else (minus, plus)
+    return ("coll", "set", tuple(("scalar", p) for p in parts))
+
+
+def _is_label(node: Node) -> bool:
+    return node[0] in ("sym", "call")
+
+
+def _relation(ops: tuple[str, ...], parts: tuple[Node, ...]) -> Form:
+    if all(op in ("=", "~") for op in ops):
+        return _equation(parts)
+    if len(ops) == 1 and ops[0] == "in":
+        return interpret(parts[1])
+    if all(op in _INEQ for op in ops):
+        interval = _inequality(ops, parts)
+        return interval if interval is not None else ("ineq", ops, parts)
+    if len(ops) == 1 and ops[0] == "!=" and _is_label(parts[0]) and not free_symbols(parts[1]):
+        point = parts[1]
+        return ("ivls", ((_NEG_OO, point, False, False), (point, _OO, False, False)))
+    raise ParseError(f"unsupported relation {' '.join(ops)}")
+
+
+def _equation(parts: tuple[Node, ...]) -> Form:
+    if len(parts) == 2 and parts[0][0] in ("tuple", "pair") and parts[1][0] in ("tuple", "pair"):
+        return interpret(parts[1])  # (x, y) = (1, 2)
+    labels = [p for p in parts if _is_label(p)]
+    values = [p for p in parts if not _is_label(p)]
+    if len(labels) == 1 and len(values) >= 1:
+        label = labels[0]
+        name = label[1] if label[0] == "sym" else label[1] + "()"
+        if not any(name in free_symbols(v) for v in values):
+            if len(values) == 1:
+                inner = interpret(values[0])
+                if inner[0] == "scalar":
+                    return ("labelled", label, values[0])
+                return inner
+            return ("chain", label, tuple(values))
+    if not labels and len(values) >= 2 and not any(free_symbols(v) for v in values):
+        return ("chain", None, tuple(values))
+    if len(parts) == 2:
+        return ("eqn", parts[0], parts[1])
+    raise ParseError("an equation chain in several variables")
+
+
+def _inequality(ops: tuple[str, ...], parts: tuple[Node, ...]) -> Form | None:
+    variables = [i for i, p in enumerate(parts) if p[0] == "sym"]
+    if len(variables) != 1:
+        return None
+    k = variables[0]
+    name = parts[k][1]
+    lo, hi, lo_closed, hi_closed = _NEG_OO, _OO, False, False
+    for j, op in enumerate(ops):
+        left, right = parts[j], parts[j + 1]
+        if j == k:
+            bound, direction = right, op
+        elif j + 1 == k:
+            bound, direction = left, _FLIP[op]
+        else:
+            return None
+        if name in free_symbols(bound):
+            return None
+        if direction in ("<", "<="):
+            hi, hi_closed = bound, direction == "<="
+        else:
+            lo, lo_closed = bound, direction == ">="
+    return ("ivls", ((lo, hi, lo_closed, hi_closed),))
+
+
+def _set_operation(node: Node) -> Form:
+    _, op, a, b = node
+    left, right = _as_intervals(interpret(a)), _as_intervals(interpret(b))
+    if op == "cup":
+        return ("ivls", left + right)
+    if op == "minus" and all(lo == hi for lo, hi, _, _ in right):  # remove points: R \ {0}
+        out = list(left)
+        for point, _, _, _ in right:
+            split = []
+            for lo, hi, lc, hc in out:
+                split.append((lo, point, lc, False))
+                split.append((point, hi, False, hc))
+            out = split
+        return ("ivls", tuple(out))
+    raise ParseError(f"unsupported set operation {op}")
+
+
+def _as_intervals(form: Form) -> tuple[tuple[Node, Node, bool, bool], ...]:
+    if form[0] == "ivls":
+        return form[1]  # type: ignore[no-any-return]
+    if form[0] == "coll" and form[1] == "pair":
+        return ((form[2][0][1], form[2][1][1], False, False),)
+    if form[0] == "coll" and form[1] == "set":
+        points = [f[1] for f in form[2]]
+        return tuple((p, p, True, True) for p in points)  # a point p is [p, p]
+    raise ParseError("not a set of numbers")
+

@@ -1,0 +1,193 @@
+"""Reward source `math`: 1.0 when the completion's final answer is mathematically the reference, else 0.0.
+
+Extraction order (see `extract`): `<think>...</think>` is dropped; then the last `\\boxed{}`/`\\fbox{}`
+(boxes side by side are one multi-part answer; different boxes far apart are no answer); then, unless
+`extraction="boxed"`, the last answer phrase ("The final answer is", Minerva's "Final Answer:",
+"Answer:") or GSM8K `####`; then, if `last_number_fallback`, the last number or `$...$` span of the
+last line. The reference is read as a gold: its text after `####`, else its last box, else all of it.
+
+Comparison (see `equivalence`): exact for rationals, high-precision numeric for constants, random
+points (then sympy) for expressions in variables; sets ignore order, tuples do not; intervals,
+inequalities, equations, matrices, `%`, degrees, other bases, multiple-choice letters and text answers
+have their own rules. Several different values for a single gold (a hedge) score 0.0, and so do a
+contradictory chain (`5 = 6 = 7`), several different boxed answers and a completion cut off before its
+answer.
+
+Approximation policy: only exact equality counts, except that a decimal gold (`3.14`) accepts anything
+within half a unit of its last digit (`3.1416`, `\\pi`), and `tolerance` > 0 accepts anything within
+that relative distance. By default `1.414` scores 0.0 against `\\sqrt{2}`.
+
+Where it runs: when the gold and the answer are both plain numbers (`1,234`, `-0.5`, `3/4`,
+`\\frac{3}{4}`) the check is a `Fraction` comparison in the event loop. Everything else runs in the
+runtime's worker pool under a deadline of `timeout_s`; a worker past it is killed.
+
+Unscored, with the reason:
+- `no_reference`: the sample has no reference.
+- `invalid_reference`: the reference is not an answer this source can read (fix the dataset).
+- `timeout`: the check ran past `timeout_s` and its worker was killed, or the answer is beyond the
+  budgets in `limits` (`10^{10^{10}}`, a factorial with millions of digits, braces nested 60 deep), which
+  would have. Such an answer is not wrong as far as anyone knows; scoring it 0.0 would teach the
+  trainer a fake zero.
+- `worker_error`: the worker process died (crash, out of memory).
+
+A completion with no final answer is scored 0.0 (checked: it did not answer), with `details.note`
+saying why. `metadata["finish_reason"] == "length"` or `metadata["truncated"]` marks a completion that
+hit the token limit: 0.0, whatever it contains.
+
+Options: `tolerance`, `extraction` ("marked" or "boxed"), `last_number_fallback`, `mc_letters`,
+`timeout_s`; each is described on `MathConfig`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..contract import Sample, Score, UnscoredReason
+from ..errors import UnscoredError
+from ..runtime import Runtime
+from ..scoring import score_in_workers
+from .answer import Answer, read_answer, verify
+from .extract import extract_answer, extract_reference
+from .limits import TooExpensive
+from .numbers import fast_verdict
+
+__all__ = ["MathConfig", "MathVerifier", "check"]
+
+_INLINE_CHARS = 1_000_000
+"""Above this many characters in one batch, extraction runs in a thread so the event loop stays free."""
+_SHOWN = 200
+
+
+class MathConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tolerance: float = Field(
+        0.0, ge=0.0, lt=1.0,
+        description="Relative tolerance for crediting a numeric approximation of the gold; 0 credits only "
+        "exact equality (and, for a decimal gold, agreement to its last written digit).",
+    )
+    extraction: Literal["marked", "boxed"] = Field(
+        "marked",
+        description="Where the final answer may come from: 'boxed' only \\boxed{}; 'marked' also answer "
+        "phrases ('The final answer is', 'Final Answer:') and GSM8K '####'.",
+    )
+    last_number_fallback: bool = Field(
+        True, description="With no marked answer, use the last number or $...$ span of the last line."
+    )
+    mc_letters: str = Field(
+        "ABCDE", description="Letters that make a one-letter gold (e.g. 'B' or '(B)') a multiple-choice answer."
+    )
+    timeout_s: float = Field(
+        3.0, gt=0.0, le=600.0,
+        description="Deadline per item checked in a worker; past it the worker is killed and the item is "
+        "unscored 'timeout'.",
+    )
+
+    @field_validator("mc_letters")
+    @classmethod
+    def _letters(cls, value: str) -> str:
+        if not (value.isascii() and value.isalpha() and value.isupper()) or len(set(value)) != len(value):
+            raise ValueError(f"mc_letters must be distinct uppercase letters A-Z, e.g. 'ABCDE'; got {value!r}")
+        return value
+
+
+class MathVerifier:
+    name = "math"
+    version = "1.0"
+    description = ("Mathematical equivalence of the completion's final answer (boxed, answer phrase, "
+                   "GSM8K ####) with the reference: numbers, expressions, sets, intervals, matrices.")
+    Config = MathConfig
+
+    def __init__(self, config: MathConfig, runtime: Runtime) -> None:
+        self.config = config
+        self.runtime = runtime
+
+    async def score(self, batch: Sequence[Sample]) -> list[Score]:
+        if sum(len(s.completion) + len(s.reference or "") for s in batch) > _INLINE_CHARS:
+            prepared = await asyncio.to_thread(lambda: [self._prepare(s) for s in batch])
+        else:
+            prepared = [self._prepare(s) for s in batch]
+        pending = {id(s): p for s, p in zip(batch, prepared, strict=True) if isinstance(p, tuple)}
+        todo = [s for s, p in zip(batch, prepared, strict=True) if isinstance(p, tuple)]
+        cfg = self.config
+        checked = await score_in_workers(
+            self, todo, check,
+            lambda s: (pending[id(s)][0], pending[id(s)][1], cfg.tolerance, cfg.mc_letters),
+            self.runtime, timeout=cfg.timeout_s,
+        )
+        results = iter(checked)
+        out: list[Score] = []
+        for p in prepared:
+            if isinstance(p, Score):
+                out.append(p)
+            else:
+                score = next(results)
+                out.append(score.model_copy(update={"details": {**p[2], **score.details}}))
+        return out
+
+    def _prepare(self, sample: Sample) -> Score | tuple[str, str, dict[str, Any]]:
+        """A score decided without a worker, or (gold, answer, details) for one."""
+        if sample.reference is None or not sample.reference.strip():
+            return Score.unscored(UnscoredReason.NO_REFERENCE, "math needs `reference`: the gold answer",
+                                  source=self.name, version=self.version)
+        gold = extract_reference(sample.reference)
+        if not gold:
+            return Score.unscored(UnscoredReason.INVALID_REFERENCE,
+                                  f"the reference {sample.reference[:_SHOWN]!r} has an empty answer; fix the dataset",
+                                  source=self.name, version=self.version)
+        details: dict[str, Any] = {"gold": gold[:_SHOWN]}
+        meta = sample.metadata
+        if meta.get("finish_reason") == "length" or meta.get("truncated") is True:
+            return self._wrong({**details, "note": "the completion hit the token limit (truncated)"})
+        found = extract_answer(sample.completion, mode=self.config.extraction,
+                               last_number_fallback=self.config.last_number_fallback)
+        details["method"] = found.method
+        if found.answer is None:
+            return self._wrong({**details, "extracted": None, "note": found.note})
+        details["extracted"] = found.answer[:_SHOWN]
+        verdict = fast_verdict(gold, found.answer, self.config.tolerance)
+        if verdict is not None:
+            return Score(value=float(verdict), source=self.name, version=self.version,
+                         details={**details, "path": "fast"})
+        return gold, found.answer, {**details, "path": "worker"}
+
+    def _wrong(self, details: dict[str, Any]) -> Score:
+        return Score(value=0.0, source=self.name, version=self.version, details=details)
+
+
+class _Unscored(UnscoredError):
+    """An `UnscoredError` that survives the trip out of a worker process. The base class does not pickle
+    (its `__init__` takes two arguments but `args` holds one), so pebble would report the pool broken."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.reason, str(self))
+
+
+@functools.lru_cache(maxsize=2048)
+def _read_gold(gold: str, mc_letters: str) -> Answer:
+    return read_answer(gold, gold=True, mc_letters=mc_letters, method="reference")
+
+
+def check(gold: str, answer: str, tolerance: float, mc_letters: str) -> tuple[float, dict[str, Any]]:
+    """The per-item check run in a worker: read both answers and compare. Raises `UnscoredError`."""
+    try:
+        g = _read_gold(gold, mc_letters)
+        if g.form is None:
+            raise _Unscored(UnscoredReason.INVALID_REFERENCE,
+                                f"the gold answer {gold[:_SHOWN]!r} is not readable ({g.error}); fix the dataset")
+        r = read_answer(answer, gold=False, mc_letters=mc_letters)
+        ok = verify(g, r, tolerance=tolerance)
+    except TooExpensive as exc:
+        raise _Unscored(UnscoredReason.TIMEOUT, f"not checked: {exc}") from None
+    except RecursionError:
+        raise _Unscored(UnscoredReason.TIMEOUT, "not checked: the answer nests too deeply") from None
+    details: dict[str, Any] = {"gold_form": g.form[0],
+                               "answer_form": r.form[0] if r.form is not None else None}
+    if r.form is None and r.error:
+        details["note"] = r.error
+    return float(ok), details
