@@ -24,6 +24,7 @@ from referee.verifiers import Registry, Runtime
 from .errors import install_error_handlers
 from .limits import BodySizeLimit
 from .metrics import Metrics, MetricsMiddleware
+from .protocols import nemo_gym, openai_graders, openrlhf
 from .routes import api_router, ops_router
 from .schemas import ScoreRequest
 from .settings import ServiceSettings, load_settings
@@ -64,6 +65,9 @@ def create_app(settings: ServiceSettings | None = None, registry: Registry | Non
     app.state.ready = False
     app.include_router(ops_router)
     app.include_router(api_router)
+    app.include_router(openrlhf.router)
+    app.include_router(nemo_gym.router)
+    app.include_router(openai_graders.router)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
