@@ -1,9 +1,11 @@
 """Reward source `exact`: 1.0 when the completion's final answer equals the reference after normalisation.
 
-Final answer, in order of preference: the last `\\boxed{...}`; the text after the last "answer is" or
-"Final Answer:"; after GSM8K's `####`; otherwise the last non-empty line. Normalisation folds case
-(unless `case_sensitive`), strips `$`, surrounding whitespace and trailing punctuation, drops thousands
-separators between digits and collapses runs of whitespace. No mathematics: use `math` for that.
+Final answer: what the `math` source extracts (`<think>` dropped; the last `\\boxed{...}`; the last
+answer phrase such as "The answer is" or "Final Answer:", or GSM8K's `####`); otherwise the last
+non-empty line. A completion cut off inside a box or `<think>`, or boxing several different answers, has
+none. Normalisation folds case (unless `case_sensitive`), strips `$`, surrounding whitespace and
+trailing punctuation, drops thousands separators between digits and collapses runs of whitespace. No
+mathematics: use `math` for that.
 """
 
 from __future__ import annotations
@@ -16,40 +18,24 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .contract import Sample, Score, UnscoredReason
+from .math.extract import extract_answer
 from .runtime import Runtime
 
 __all__ = ["ExactMatch", "final_answer", "normalize"]
 
-_ANSWER_IS = re.compile(r"(?:final answer|the answer is|answer:)\s*:?\s*(.+)", re.IGNORECASE)
-_GSM8K = re.compile(r"####\s*(.+)")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 # Above this many characters in one batch, normalisation runs in a thread so the event loop stays free.
 _INLINE_CHARS = 1_000_000
 
 
-def _last_boxed(text: str) -> str | None:
-    start = text.rfind("\\boxed{")
-    if start < 0:
-        return None
-    depth, i = 0, start + len("\\boxed")
-    for j in range(i, len(text)):
-        if text[j] == "{":
-            depth += 1
-        elif text[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[i + 1 : j]
-    return None  # unbalanced: truncated output has no final answer
-
-
 def final_answer(text: str) -> str:
-    boxed = _last_boxed(text)
-    if boxed is not None:
-        return boxed
-    for pattern in (_ANSWER_IS, _GSM8K):
-        matches = pattern.findall(text)
-        if matches:
-            return str(matches[-1])
+    """The answer `math` extracts (see `referee.verifiers.math.extract`), else the last non-empty line;
+    "" when the completion was cut off or boxes several different answers."""
+    found = extract_answer(text, last_number_fallback=False)
+    if found.answer is not None:
+        return found.answer
+    if found.method == "refused":
+        return ""
     lines = [line for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else ""
 

@@ -49,7 +49,8 @@ class Extraction:
     answer: str | None
     """The final answer as written (LaTeX or plain), or None when there is none."""
     method: str
-    """How it was found: boxed, phrase, gsm8k, last_number; `none` when not found."""
+    """How it was found: boxed, phrase, gsm8k, last_number; `none` when the completion marks no answer,
+    `refused` when it marks one that does not count (cut off, several different boxed answers)."""
     note: str = ""
     """Why there is no answer, when there is none."""
 
@@ -60,7 +61,7 @@ def extract_answer(text: str, *, mode: Mode = "marked", last_number_fallback: bo
     if close >= 0:
         text = text[close + len("</think>") :]
     elif "<think>" in text:
-        return Extraction(None, "none", "the completion ends inside <think>: cut off before a final answer")
+        return Extraction(None, "refused", "the completion ends inside <think>: cut off before a final answer")
     boxed = _boxed(text)
     if boxed is not None:
         return boxed
@@ -125,7 +126,7 @@ def _boxed(text: str, *, strict: bool = True) -> Extraction | None:
     if not boxes:
         return None
     if boxes[-1][2] is None:
-        return Extraction(None, "none", "a \\boxed{ never closes: the completion was cut off")
+        return Extraction(None, "refused", "a \\boxed{ never closes: the completion was cut off")
     clusters: list[list[str]] = [[boxes[0][2]]]  # type: ignore[list-item]
     for (_, prev_end, _), (start, _, content) in itertools.pairwise(boxes):
         gap = text[prev_end:start]
@@ -137,7 +138,7 @@ def _boxed(text: str, *, strict: bool = True) -> Extraction | None:
     final_key = {_BOX_KEY.sub("", c) for c in final}
     for cluster in clusters[:-1] if strict else ():
         if {_BOX_KEY.sub("", c) for c in cluster} != final_key:
-            return Extraction(None, "none", "several different boxed answers")
+            return Extraction(None, "refused", "several different boxed answers")
     return Extraction(", ".join(final), "boxed")
 
 
