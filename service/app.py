@@ -5,7 +5,8 @@
 
 Long-lived resources live in the lifespan: the `Runtime` (worker pool, models, HTTP clients) and the
 enabled sources. Route modules reach them through `request.app.state`: `settings`, `registry`,
-`runtime`, `sources` (EnabledSources), `metrics`.
+`runtime`, `sources` (EnabledSources), `metrics`, `admission`, `audit` (or None). Route modules score
+through `routes.run_scoring`, which applies the deadline, admission, audit log and metrics.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from fastapi.openapi.utils import get_openapi
 import referee
 from referee.verifiers import Registry, Runtime
 
+from .admission import Admission
+from .audit import open_audit_log
 from .errors import install_error_handlers
 from .limits import BodySizeLimit
 from .metrics import Metrics, MetricsMiddleware
@@ -47,11 +50,15 @@ def create_app(settings: ServiceSettings | None = None, registry: Registry | Non
         async with Runtime(workers=settings.pool_workers, item_timeout_s=settings.item_timeout_s) as runtime:
             app.state.runtime = runtime
             app.state.sources = EnabledSources(registry, runtime, settings.sources)
+            app.state.admission = Admission(settings.max_inflight_items, settings.queue_timeout_s)
+            app.state.audit = open_audit_log(settings.audit_db) if settings.audit_db else None
             app.state.ready = True
             try:
                 yield
             finally:
                 app.state.ready = False
+                if app.state.audit is not None:
+                    await app.state.audit.aclose()
 
     app = FastAPI(
         title="referee",

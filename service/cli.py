@@ -26,6 +26,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-insecure-bind", action="store_true", default=None,
                    help="allow a non-loopback address without an API key")
     p.add_argument("--sources", type=_names, help="comma-separated sources to enable (default: all installed)")
+    p.add_argument("--audit-db", help="audit log: a SQLite file path or a postgresql:// URL")
+    p.add_argument("--audit-texts", action="store_true", default=None,
+                   help="store the texts in the audit log too (needed by `referee rescore`)")
     p.add_argument("--settings", type=Path, help="YAML file of service settings (see ServiceSettings)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=_serve)
@@ -58,7 +61,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = load_settings(
         args.settings, host=args.host, port=args.port, http_workers=args.http_workers, api_key=args.api_key,
-        allow_insecure_bind=args.allow_insecure_bind, sources=args.sources,
+        allow_insecure_bind=args.allow_insecure_bind, sources=args.sources, audit_db=args.audit_db,
+        audit_texts=args.audit_texts,
     )
     serve(settings, log_level=args.log_level)
     return 0
@@ -108,7 +112,7 @@ def _score(args: argparse.Namespace) -> int:
                 scores += client.score(source, batch, args.options)
                 bar.update(len(batch))
     else:
-        scores = asyncio.run(_score_in_process(source, args.options, samples, args.batch_size, bar))
+        scores = asyncio.run(score_in_process(source, args.options, samples, args.batch_size, bar))
     bar.close()
     out = args.output.open("w") if args.output else sys.stdout
     try:
@@ -121,8 +125,9 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _score_in_process(source: str | list[dict[str, Any]], options: dict[str, Any], samples: list[Sample],
-                            size: int, bar: Any) -> list[Score]:
+async def score_in_process(source: str | list[dict[str, Any]], options: dict[str, Any], samples: list[Sample],
+                           size: int, bar: Any) -> list[Score]:
+    """Score `samples` with `source` (a name or a mix) in this process, `size` at a time."""
     from .schemas import ComponentSpec
     from .sources import EnabledSources
 
@@ -133,7 +138,8 @@ async def _score_in_process(source: str | list[dict[str, Any]], options: dict[st
         scores: list[Score] = []
         for batch in _batches(samples, size):
             scores += await score_batch(built, batch)
-            bar.update(len(batch))
+            if bar is not None:
+                bar.update(len(batch))
         return scores
 
 

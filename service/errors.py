@@ -22,10 +22,12 @@ log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, status: int, detail: str, errors: list[dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         self.status = status
         self.detail = detail
         self.errors = errors or []
+        self.headers = headers
         super().__init__(detail)
 
 
@@ -57,7 +59,7 @@ def _body(status: int, detail: str, errors: list[dict[str, Any]] | None = None,
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
-        return _body(exc.status, exc.detail, exc.errors)
+        return _body(exc.status, exc.detail, exc.errors, exc.headers)
 
     @app.exception_handler(UnknownSourceError)
     async def _unknown(request: Request, exc: UnknownSourceError) -> JSONResponse:

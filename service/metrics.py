@@ -38,6 +38,10 @@ class Metrics:
             "referee_score_seconds", "Time to score one request's batch, by source.",
             ["source"], buckets=_LATENCY_BUCKETS, registry=self.registry,
         )
+        self.shed = Counter(
+            "referee_shed_items", "Samples refused with 503 because the service was at capacity.",
+            registry=self.registry,
+        )
         self.batch_items = Histogram(
             "referee_batch_items", "Samples per scoring request, by source.", ["source"],
             buckets=(1, 4, 16, 64, 256, 1024, 4096), registry=self.registry,
@@ -51,10 +55,10 @@ class Metrics:
             self.unscored.labels(source, reason.value).inc(n)
         # A mix's components are sources in their own right: count their items and failures too.
         parts = TallyCounter((c.source, c.reason) for s in scores for c in s.components or ())
-        for (name, reason), n in parts.items():
+        for (name, why), n in parts.items():
             self.items.labels(name).inc(n)
-            if reason is not None:
-                self.unscored.labels(name, reason.value).inc(n)
+            if why is not None:
+                self.unscored.labels(name, why.value).inc(n)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

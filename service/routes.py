@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 import uuid
@@ -13,11 +14,15 @@ from pydantic import TypeAdapter, ValidationError
 
 from referee.verifiers import RewardSource, Sample, Score, UnscoredReason, score_batch
 
+from .admission import Overloaded
+from .audit import records_for
 from .auth import require_api_key
 from .errors import ApiError, describe_errors
 from .schemas import ErrorBody, ScoreRequest, ScoreResponse, SourcesResponse
 
 __all__ = ["api_router", "ops_router", "request_id", "run_scoring"]
+
+log = logging.getLogger(__name__)
 
 api_router = APIRouter(dependencies=[Depends(require_api_key)])
 ops_router = APIRouter()
@@ -30,6 +35,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         401: "Missing or wrong API key.",
         404: "Unknown source; the message lists the available ones.",
         413: "Request body too large.",
+        503: "At capacity, or the audit log is unavailable; retry after the Retry-After header.",
         422: "Malformed JSON, wrong types, bad options, or a limit exceeded; the message names the field.",
     }.items()
 }
@@ -62,7 +68,28 @@ def check_limits(request: Request, samples: list[Sample]) -> None:
 
 
 async def run_scoring(request: Request, source: RewardSource, samples: list[Sample]) -> list[Score]:
-    """Score under the request deadline and record metrics; what is still open at the deadline is unscored."""
+    """Score `samples` the way every route must: admitted under the in-flight bound (else 503), under the
+    request deadline (what is still open then is unscored), recorded in the audit log before answering
+    (else 503), and counted in the metrics."""
+    state = request.app.state
+    try:
+        async with state.admission.admit(len(samples)):
+            scores = await _score_with_deadline(request, source, samples)
+    except Overloaded as exc:
+        state.metrics.shed.inc(len(samples))
+        raise ApiError(503, str(exc), headers={"retry-after": str(exc.retry_after_s)}) from exc
+    if state.audit is not None:
+        rid = getattr(request.state, "request_id", None) or request_id(request)
+        try:
+            await state.audit.write(records_for(rid, samples, scores, texts=state.settings.audit_texts))
+        except Exception as exc:
+            log.exception("audit log write failed for request %s", rid)
+            raise ApiError(503, f"the audit log could not record this request ({type(exc).__name__}: {exc}); "
+                           "nothing was acknowledged, retry later", headers={"retry-after": "5"}) from exc
+    return scores
+
+
+async def _score_with_deadline(request: Request, source: RewardSource, samples: list[Sample]) -> list[Score]:
     settings = request.app.state.settings
     start = time.perf_counter()
     try:

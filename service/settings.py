@@ -43,6 +43,18 @@ class ServiceSettings(BaseSettings):
     request_timeout_s: float = Field(
         600.0, gt=0, description="Deadline for a whole scoring request; items still open then are unscored."
     )
+    max_inflight_items: int = Field(
+        16384, ge=1, description="Most samples scored at once; more wait up to queue_timeout_s, then get 503."
+    )
+    queue_timeout_s: float = Field(
+        5.0, ge=0, description="How long a request may wait for room under load before it is refused (503)."
+    )
+    audit_db: str | None = Field(
+        None, description="Audit log: a SQLite file path or a postgresql:// URL; null keeps no log."
+    )
+    audit_texts: bool = Field(
+        False, description="Store prompt, completion and reference texts in the audit log (needed to rescore)."
+    )
     max_items: int = Field(4096, ge=1, description="Most samples (or pairs) accepted in one request.")
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
     max_field_chars: int = Field(

@@ -13,7 +13,8 @@ from referee.verifiers import RefereeError
 __all__ = ["build_parser", "main"]
 
 # Order is the order of `referee --help`. A layer's cli module that is not written yet is skipped.
-_COMMAND_MODULES = ("referee.service.cli", "referee.judges.cli", "referee.trainer.cli", "referee.demo")
+_COMMAND_MODULES = ("referee.service.cli", "referee.service.audit_cli", "referee.judges.cli", "referee.trainer.cli",
+                    "referee.demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

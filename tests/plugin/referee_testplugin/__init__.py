@@ -3,13 +3,14 @@ the boundary that turns a plugin's failure into unscored results)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from referee.verifiers import Runtime, Sample, Score
 
-__all__ = ["Raises", "WordCount", "WrongLength"]
+__all__ = ["Raises", "Sleep", "WordCount", "WrongLength"]
 
 
 class WordCountConfig(BaseModel):
@@ -61,3 +62,25 @@ class WrongLength(Raises):
 
     async def score(self, batch: Sequence[Sample]) -> list[Score]:
         return [Score(value=1.0, source=self.name, version=self.version) for _ in batch][:-1]
+
+
+class SleepConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seconds: float = Field(1.0, ge=0, le=60, description="How long each batch takes.")
+
+
+class Sleep:
+    """Takes `seconds` per batch, then scores 1.0: holds capacity for load and shedding tests."""
+
+    name = "testplugin-sleep"
+    version = "0.1"
+    description = "Sleeps, then scores 1.0 (test plugin: load tests)."
+    Config = SleepConfig
+
+    def __init__(self, config: SleepConfig, runtime: Runtime) -> None:
+        self.config = config
+
+    async def score(self, batch: Sequence[Sample]) -> list[Score]:
+        await asyncio.sleep(self.config.seconds)
+        return [Score(value=1.0, source=self.name, version=self.version) for _ in batch]
