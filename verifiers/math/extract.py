@@ -171,7 +171,10 @@ def _span(rest: str) -> str:
         elif c == "." and not in_math and (k + 1 == len(line) or line[k + 1].isspace()):
             line = line[:k]
             break
-    return line.strip().strip("*").strip()
+    line = line.strip().strip("*").strip()
+    if len(line) > 2 and line[0] == line[-1] == "$" and "$" not in line[1:-1]:
+        line = line[1:-1].strip()  # one inline math span: `$\frac{3}{4}$`
+    return line
 
 
 def _last_line_answer(text: str) -> str | None:

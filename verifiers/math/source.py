@@ -179,7 +179,7 @@ def check(gold: str, answer: str, tolerance: float, mc_letters: str) -> tuple[fl
         g = _read_gold(gold, mc_letters)
         if g.form is None:
             raise _Unscored(UnscoredReason.INVALID_REFERENCE,
-                                f"the gold answer {gold[:_SHOWN]!r} is not readable ({g.error}); fix the dataset")
+                                f"the reference answer {gold[:_SHOWN]!r} is not readable ({g.error}); fix the dataset")
         r = read_answer(answer, gold=False, mc_letters=mc_letters)
         ok = verify(g, r, tolerance=tolerance)
     except TooExpensive as exc:
