@@ -11,6 +11,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from referee.verifiers import Score
 
+from .monitors import HackingMonitors
+
 __all__ = ["Metrics", "MetricsMiddleware"]
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -46,6 +48,8 @@ class Metrics:
             "referee_batch_items", "Samples per scoring request, by source.", ["source"],
             buckets=(1, 4, 16, 64, 256, 1024, 4096), registry=self.registry,
         )
+
+        self.monitors = HackingMonitors(self.registry)
 
     def observe_batch(self, source: str, scores: Sequence[Score], seconds: float) -> None:
         self.items.labels(source).inc(len(scores))

@@ -104,6 +104,7 @@ async def _score_with_deadline(request: Request, source: RewardSource, samples: 
             for _ in samples
         ]
     request.app.state.metrics.observe_batch(source.name, scores, time.perf_counter() - start)
+    request.app.state.metrics.monitors.observe(source.name, samples, scores)
     return scores
 
 
