@@ -142,7 +142,8 @@ def _exact_pow(node: Node) -> Fraction | None:
         return base
     if base == -1:
         return Fraction(-1) if exp.numerator % 2 else Fraction(1)
-    if _bits(base) * abs(exp.numerator) > MAX_BITS:
+    size = math.log2(max(abs(base.numerator), base.denominator))
+    if size * abs(exp.numerator) > MAX_BITS:
         raise TooExpensive(f"the exact value needs more than {MAX_BITS} bits")
     return base**exp.numerator
 
