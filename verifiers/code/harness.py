@@ -271,9 +271,16 @@ def _builtin_exception_name(exc: BaseException) -> str:
 # ---------------------------------------------------------------------------------------------- candidate side
 
 def candidate_main(params: dict) -> None:
-    """The rpc-mode candidate process: load the code, then answer requests on fd 0 with replies on fd 1."""
+    """The rpc-mode candidate process: load the code, then answer requests (arriving on fd 0) with replies
+    (leaving on fd 1). Both channels move to other fds first and 0, 1, 2 become /dev/null, so that the
+    candidate's prints go nowhere instead of into its own replies."""
     set_candidate_limits(params["limits"])
-    reader = FrameReader(0)
+    rfd, wfd = posix.dup(0), posix.dup(1)
+    devnull = posix.open("/dev/null", posix.O_RDWR)
+    for fd in (0, 1, 2):
+        posix.dup2(devnull, fd)
+    posix.close(devnull)
+    reader = FrameReader(rfd)
     handles: dict[int, object] = {}
     ns: dict = {"__name__": MODULE_NAME, "__builtins__": builtins}
 
@@ -347,9 +354,9 @@ def candidate_main(params: dict) -> None:
     except BaseException as exc:
         load = {"e": [_builtin_exception_name(exc), _safe_str(exc)]}
     try:
-        send_frame(1, load)
+        send_frame(wfd, load)
     except BaseException:
-        send_frame(1, {"e": ["ValueError", "the module's globals could not be sent"]})
+        send_frame(wfd, {"e": ["ValueError", "the module's globals could not be sent"]})
     if "e" in load:
         posix._exit(0)
 
@@ -395,9 +402,9 @@ def candidate_main(params: dict) -> None:
         except BaseException as exc:
             out = {"i": seq, "e": [_builtin_exception_name(exc), _safe_str(exc)]}
         try:
-            send_frame(1, out)
+            send_frame(wfd, out)
         except BaseException as exc:
-            send_frame(1, {"i": seq, "e": [_builtin_exception_name(exc), "the result could not be sent: "
+            send_frame(wfd, {"i": seq, "e": [_builtin_exception_name(exc), "the result could not be sent: "
                                             + _safe_str(exc)]})
 
 
