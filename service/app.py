@@ -47,7 +47,8 @@ def create_app(settings: ServiceSettings | None = None, registry: Registry | Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with Runtime(workers=settings.pool_workers, item_timeout_s=settings.item_timeout_s) as runtime:
+        async with Runtime(workers=settings.pool_workers, item_timeout_s=settings.item_timeout_s,
+                           worker_memory_mb=settings.worker_memory_mb) as runtime:
             app.state.runtime = runtime
             app.state.sources = EnabledSources(registry, runtime, settings.sources)
             app.state.admission = Admission(settings.max_inflight_items, settings.queue_timeout_s)

@@ -37,6 +37,9 @@ class ServiceSettings(BaseSettings):
     pool_workers: int | None = Field(
         None, ge=1, description="Processes for CPU-bound checks (math, parsing); null means one per CPU."
     )
+    worker_memory_mb: int = Field(
+        2048, ge=256, description="Memory cap of each worker process; an item past it is unscored worker_error."
+    )
     item_timeout_s: float = Field(
         10.0, gt=0, le=600, description="Default deadline per item for CPU-bound checks, in seconds."
     )

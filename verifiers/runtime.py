@@ -25,12 +25,13 @@ class Runtime:
     `workers`: size of the process pool (default: the number of CPUs).
     `item_timeout_s`: the default deadline per item for CPU-bound checks, used by sources that have
     no deadline option of their own.
+    `worker_memory_mb`: address-space cap of each worker process (None: no cap).
     """
 
     def __init__(self, *, workers: int | None = None, item_timeout_s: float = 10.0,
-                 preload: Sequence[str] = ("sympy",)) -> None:
+                 worker_memory_mb: int | None = 2048, preload: Sequence[str] = ("sympy",)) -> None:
         self.item_timeout_s = item_timeout_s
-        self.pool = WorkerPool(workers, preload=preload)
+        self.pool = WorkerPool(workers, preload=preload, memory_mb=worker_memory_mb)
         self._resources: dict[str, Any] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 

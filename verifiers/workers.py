@@ -7,6 +7,10 @@ runs in a pebble worker process; past its deadline the worker is terminated (the
 starts a fresh one, and the call raises `DeadlineExceeded`. A worker that dies for another reason (a
 segfault, the OOM killer) raises `WorkerDied`. Other calls are unaffected either way.
 
+Each worker's address space is capped (`memory_mb`, RLIMIT_AS): an item that tries to exhaust memory
+gets a MemoryError in its own worker (or the worker dies), reported as `WorkerDied`, instead of waking
+the kernel's OOM killer, which could pick the service itself.
+
 Workers are forked from a forkserver, not from the service process: forking a process that runs an
 event loop and threads is unsafe, and the forkserver keeps restarts cheap.
 """
@@ -42,8 +46,10 @@ class WorkerPool:
     forkserver imports once so that every (re)started worker has them ready.
     """
 
-    def __init__(self, max_workers: int | None = None, *, preload: Sequence[str] = ()) -> None:
+    def __init__(self, max_workers: int | None = None, *, preload: Sequence[str] = (),
+                 memory_mb: int | None = 2048) -> None:
         self.max_workers = max_workers or os.cpu_count() or 1
+        self.memory_mb = memory_mb
         self._preload = list(preload)
         self._pool: pebble.ProcessPool | None = None
 
@@ -52,7 +58,9 @@ class WorkerPool:
             ctx = multiprocessing.get_context("forkserver")
             if self._preload:
                 ctx.set_forkserver_preload(self._preload)
-            self._pool = pebble.ProcessPool(max_workers=self.max_workers, context=ctx)
+            limit = self.memory_mb * 1024 * 1024 if self.memory_mb else None
+            self._pool = pebble.ProcessPool(max_workers=self.max_workers, context=ctx,
+                                            initializer=_limit_memory, initargs=(limit,))
         return self._pool
 
     async def run(self, fn: Callable[..., T], *args: Any, timeout: float) -> T:
@@ -63,6 +71,8 @@ class WorkerPool:
             raise DeadlineExceeded(f"no result within {timeout:g}s; the worker was killed") from exc
         except pebble.ProcessExpired as exc:
             raise WorkerDied(f"the worker process died (exit code {exc.exitcode})") from exc
+        except MemoryError as exc:
+            raise WorkerDied(f"the item exhausted the worker's memory limit of {self.memory_mb} MB") from exc
         except asyncio.CancelledError:
             future.cancel()  # pebble stops the worker running a cancelled call
             raise
@@ -72,3 +82,10 @@ class WorkerPool:
             self._pool.stop()
             self._pool.join(timeout=10)
             self._pool = None
+
+
+def _limit_memory(limit_bytes: int | None) -> None:
+    if limit_bytes is not None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))

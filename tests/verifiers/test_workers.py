@@ -75,6 +75,21 @@ async def test_score_in_workers_maps_outcomes_per_item() -> None:
     assert scores[3].details == {"seen": "abcd"}
 
 
+def hog(megabytes: int) -> int:
+    blocks = [bytearray(1024 * 1024) for _ in range(megabytes)]
+    return len(blocks)
+
+
+async def test_memory_exhaustion_stays_in_its_worker() -> None:
+    pool = WorkerPool(1, memory_mb=512)
+    try:
+        with pytest.raises(WorkerDied, match="memory limit of 512 MB"):
+            await pool.run(hog, 4096, timeout=60)
+        assert await pool.run(hog, 16, timeout=60) == 16  # the pool still serves
+    finally:
+        pool.close()
+
+
 async def test_cancelled_call_stops_its_worker() -> None:
     pool = WorkerPool(1)
     try:

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from referee.verifiers import Runtime, Sample, Score
+from referee.verifiers import Runtime, Sample, Score, score_in_workers
 
-__all__ = ["Raises", "Sleep", "WordCount", "WrongLength"]
+__all__ = ["MemoryHog", "Raises", "Sleep", "WordCount", "WrongLength"]
 
 
 class WordCountConfig(BaseModel):
@@ -84,3 +84,22 @@ class Sleep:
     async def score(self, batch: Sequence[Sample]) -> list[Score]:
         await asyncio.sleep(self.config.seconds)
         return [Score(value=1.0, source=self.name, version=self.version) for _ in batch]
+
+
+def _allocate(megabytes: int) -> tuple[float, dict[str, int]]:
+    blocks = [bytearray(1024 * 1024) for _ in range(megabytes)]
+    return 1.0, {"allocated_mb": len(blocks)}
+
+
+class MemoryHog(Raises):
+    """Allocates `metadata.mb` megabytes in the runtime's worker pool (test plugin: memory faults)."""
+
+    name = "testplugin-memory"
+    description = "Allocates metadata.mb MB in a pool worker, then scores 1.0 (test plugin: faults)."
+
+    def __init__(self, config: _Empty, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def score(self, batch: Sequence[Sample]) -> list[Score]:
+        return await score_in_workers(self, batch, _allocate, lambda s: (int(s.metadata.get("mb", 1)),),
+                                      self.runtime, timeout=60)
