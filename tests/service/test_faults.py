@@ -21,7 +21,8 @@ def test_client_disconnecting_mid_batch(service: LocalService) -> None:
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(service.url + "/v1/score", json=slow, timeout=httpx.Timeout(5, read=0.3))
     time.sleep(2.5)  # let the abandoned batches finish server-side
-    r = httpx.post(service.url + "/v1/score", json={"source": "exact", "samples": [{"completion": "1", "reference": "1"}]})
+    body = {"source": "exact", "samples": [{"completion": "1", "reference": "1"}]}
+    r = httpx.post(service.url + "/v1/score", json=body)
     assert r.status_code == 200 and r.json()["scores"][0]["value"] == 1.0
     assert _server_errors(httpx.get(service.url + "/metrics").text) == 0
 
