@@ -36,6 +36,12 @@ EXTRACTION: list[Row] = [
     ("15", "Tom had 12 apples and bought 3 more.\nSo he has 15 apples now.", True),
     ("12", "Tom had 12 apples and bought 3 more.\nSo he has 15 apples now.", False),
     ("0.75", "The probability works out to $\\frac{3}{4}$", True),
+    ("\\frac{10}{9}", "\\frac{10}{9}", True),
+    ("1000", "1 000", True),
+    ("1000.99", "1,000.99$", True),
+    ("5", "The answer is 5 (since 2 + 3 = 5).", True),
+    ("15", "The pens cost 5 x $2 = $10. She pays $25, so her change is $25 - $10 = $15.", True),
+    ("15", "The answer is $15. I hope it is correct.", True),
 ]
 
 NUMBERS: list[Row] = [
@@ -164,6 +170,8 @@ SYMBOLIC: list[Row] = [
     ("\\frac{n(n+1)}{2}", "The sum is $\\boxed{\\frac{n^2+n}{2}}$.", True),
     ("a^2 - b^2", "Factoring: $\\boxed{(a-b)(a+b)}$.", True),
     ("a^2 - b^2", "Factoring: $\\boxed{(a-b)^2}$.", False),
+    ("ab", "$\\boxed{ba}$", True),
+    ("no", "The answer is No.", True),
     ("\\ln(x^2)", "By the log rule, $\\boxed{2\\ln x}$.", True),
     ("|x|", "So $\\boxed{\\sqrt{x^2}}$.", True),
     ("x", "So $\\boxed{\\sqrt{x^2}}$.", False),
@@ -238,6 +246,7 @@ ANTI_GAMING: list[Row] = [
     # truncated output
     ("42", "Let's compute: 6 * 7 = 42, so the answer is \\boxed{4", False),
     ("42", "<think>6 * 7 = 42. So the answer should be 42, but let me double check", False),
+    ("42", "Let me compute 6 * 7 step by step. First, 6 * 7 = 42 and then", False),
     # not an answer
     ("42", "I cannot solve this problem.", False),
     ("42", "", False),

@@ -13,8 +13,19 @@ from referee.verifiers.math import TooExpensive, extract_answer, parse_answer, r
 from referee.verifiers.math.extract import extract_reference
 from referee.verifiers.math.numbers import fast_verdict
 
-from .math_table import ALL, ANTI_GAMING, APPROXIMATIONS, CONSTANTS, EXTRACTION, LATEX_NOISE, NUMBERS, \
-    STRUCTURES, SYMBOLIC, TEXT_AND_CHOICES, Row
+from .math_table import (
+    ALL,
+    ANTI_GAMING,
+    APPROXIMATIONS,
+    CONSTANTS,
+    EXTRACTION,
+    LATEX_NOISE,
+    NUMBERS,
+    STRUCTURES,
+    SYMBOLIC,
+    TEXT_AND_CHOICES,
+    Row,
+)
 
 _GROUPS = {"extraction": EXTRACTION, "numbers": NUMBERS, "constants": CONSTANTS, "structures": STRUCTURES,
            "symbolic": SYMBOLIC, "choices": TEXT_AND_CHOICES, "latex": LATEX_NOISE, "gaming": ANTI_GAMING,

@@ -73,7 +73,7 @@ def read_answer(text: str, *, gold: bool, mc_letters: str = "ABCDE", method: str
         base = _base_numeral(plain)
         if base is not None:
             return Answer(text, cleaned, ("base", *base), gold, method)
-    if _WORDS_ONLY.fullmatch(plain) and len(plain) > 1:
+    if _WORDS_ONLY.fullmatch(plain) and (len(plain) > 3 or " " in plain):  # `ab` stays a product
         return Answer(text, cleaned, interpret(("text", plain)), gold, method)
     try:
         form = interpret(parse_expression(cleaned))
@@ -97,6 +97,9 @@ def verify(gold: Answer, response: Answer, *, tolerance: float = 0.0) -> bool:
         return _same_numeral(gold.form, response.cleaned)
     if _KEY.sub("", gold.cleaned) == _KEY.sub("", response.cleaned):
         return True
+    gold_word, response_word = _TEXT_WRAP.sub(r"\1", gold.cleaned), _TEXT_WRAP.sub(r"\1", response.cleaned)
+    if gold_word.isalpha() and gold_word.casefold() == response_word.strip().casefold():
+        return True  # `No` for `no`, `\text{Bob}` for `Bob`
     if response.form is None:
         return False
     if kind == "text" or response.form[0] == "text":

@@ -10,8 +10,10 @@ Extraction order for a completion (the first that applies wins):
 3. Unless `mode="boxed"`: the last answer phrase (`The final answer is ...`, `Final Answer: ...` (Minerva),
    `The answer is ...`, `**Answer:** ...`) or GSM8K `#### n`, whichever comes last; the answer runs to
    the end of its sentence or line.
-4. If `last_number_fallback`: the last math span (`$...$`) or number of the last non-empty line. Numbers
-   joined by `or`/`,` there (`5 or 6 or 7`) are kept together so that a hedge stays a hedge.
+4. If `last_number_fallback`: the last non-empty line if it is bare math (no words); else its last math
+   span (`$...$`) or number, provided the line ends there or finishes its sentence (`... = 42 and then`
+   is cut off, not an answer). Numbers joined by `or`/`,` there (`5 or 6 or 7`) are kept together so
+   that a hedge stays a hedge.
 
 Everything here is linear in the length of the text, so it runs in the event loop.
 """
@@ -39,8 +41,13 @@ _GAP_NOISE = re.compile(
     r"\\text\s*\{[^{}]*\}|\\quad|\\qquad|\\[(),;]|\b(?:and|or)\b|[A-Za-z](?:_\{?\w+\}?)?\s*=|[\s$,;.&]"
 )
 _BOX_KEY = re.compile(r"\s+|\\[,;!: ]|\\left|\\right|\$")
-_NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:/\d+)?|-?\.\d+")
-_SPAN = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]")
+_NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d{1,3}(?: \d{3})+(?![\d,])|-?\d+(?:\.\d+)?(?:/\d+)?|-?\.\d+")
+_COMMANDS = re.compile(r"\\[A-Za-z]+|\\text\s*\{[^{}]*\}")
+_PROSE = re.compile(r"[A-Za-z]{2,}")
+_REMARK = re.compile(r"(?<=\S)\s*\((?=[^()]*(?<![\\A-Za-z])[A-Za-z]{3,})[^()]*\)\s*$")
+# Math spans; an inline span neither starts nor ends with a space, so "costs $7 = $35" holds none.
+_SPAN = re.compile(r"\$\$(.+?)\$\$|\$(?!\s)([^$]*?[^\s$])\$|\\\((.+?)\\\)|\\\[(.+?)\\\]")
+_FINISHED = re.compile(r"[.!)\]]\**\s*$")
 _HEDGE_GAP = re.compile(r"\s*(?:,|or|and|/|,\s*or|or\s+maybe|or\s+possibly)\s*", re.IGNORECASE)
 
 
@@ -165,13 +172,14 @@ def _span(rest: str) -> str:
     line = rest.split("\n", 1)[0]
     line = _HOPE.sub("", line)
     in_math = False
+    dollars_are_currency = line.count("$") % 2 == 1  # "The answer is $15. I hope it is correct."
     for k, c in enumerate(line):
-        if c == "$" and (k == 0 or line[k - 1] != "\\"):
+        if c == "$" and (k == 0 or line[k - 1] != "\\") and not dollars_are_currency:
             in_math = not in_math
         elif c == "." and not in_math and (k + 1 == len(line) or line[k + 1].isspace()):
             line = line[:k]
             break
-    line = line.strip().strip("*").strip()
+    line = _REMARK.sub("", line.strip().strip("*").strip())  # "5 (since 2 + 3 = 5)"
     if len(line) > 2 and line[0] == line[-1] == "$" and "$" not in line[1:-1]:
         line = line[1:-1].strip()  # one inline math span: `$\frac{3}{4}$`
     return line
@@ -181,12 +189,17 @@ def _last_line_answer(text: str) -> str | None:
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if not lines:
         return None
-    line = lines[-1]
+    line = lines[-1].strip()
+    if len(line) <= 200 and not _PROSE.search(_COMMANDS.sub(" ", line)) and not line.endswith("="):
+        return line  # the last line is bare math: `\frac{10}{9}`, `1 000`, `x^2 + 1`
     items = [(m.start(), m.end(), next(g for g in m.groups() if g is not None)) for m in _SPAN.finditer(line)]
     if not items:
         items = [(m.start(), m.end(), m.group(0)) for m in _NUMBER.finditer(line)]
     if not items:
         return None
+    tail = line[items[-1][1] :].strip()
+    if tail and not _FINISHED.search(tail):
+        return None  # "... = 42 and then": the line goes on past its last number: cut off, not an answer
     picked = [items[-1]]
     for prev in reversed(items[:-1]):
         if _HEDGE_GAP.fullmatch(line[prev[1] : picked[0][0]]):

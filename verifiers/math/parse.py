@@ -33,6 +33,7 @@ _MATRICES = frozenset({"pmatrix", "bmatrix", "Bmatrix", "vmatrix", "Vmatrix", "m
 _IMPLICIT = frozenset({"ID", "CONST", "FUNC", "FRAC", "SQRT", "BINOM", "BEGIN"})
 _INVERSE_TRIG = {"sin": "arcsin", "cos": "arccos", "tan": "arctan"}
 _EOF = Token("EOF")
+_INVERSE_MARK = [Token("OP", "-"), Token("NUM", Num(Fraction(1), None)), Token("CLOSE", "}"), Token("OPEN", "(")]
 _ZERO = Fraction(0)
 _TEN = Fraction(10)
 
@@ -234,6 +235,8 @@ class _Parser:
                 self.take()  # a unit or a trailing word: "5 cm", "18 dollars", "12\text{ apples}"
                 if self.at("OP", "^") and self.peek(1).kind == "NUM":
                     self.i += 2
+                while self.at("OP", "/") and self.peek(1).kind in ("WORD", "TEXT", "ID"):
+                    self.i += 2  # km/h, m/s
             else:
                 return node
 
@@ -297,7 +300,12 @@ class _Parser:
                 name += "_" + "".join(parts)
             else:
                 name += "_" + _subscript_text(self.take())
-        if name in _CALLABLE and self.at("OPEN", "(") and _symbol_args(self.tokens, self.i + 1):
+        if (name in _CALLABLE and self.at("OP", "^") and self.peek(1) == Token("OPEN", "{")
+                and [self.peek(k) for k in (2, 3, 4, 5)] == _INVERSE_MARK
+                and _symbol_args(self.tokens, self.i + 6)):
+            self.i += 5  # f^{-1}(x): the inverse function's name
+            name += "^{-1}"
+        if name.split("^")[0] in _CALLABLE and self.at("OPEN", "(") and _symbol_args(self.tokens, self.i + 1):
             self.take()
             args = []
             while not self.at("CLOSE", ")"):
