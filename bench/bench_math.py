@@ -1,11 +1,12 @@
 """Accuracy, false-positive rate and throughput of the `math` source and of Math-Verify, side by side.
 
-    .venv/bin/python bench/bench_math.py                  # 3 rounds, 2 processes each
+    .venv/bin/python bench/bench_math.py                  # 5 rounds, 2 processes each
     .venv/bin/python bench/bench_math.py --show-errors    # also list every row either one gets wrong
 
-Cases: `bench/data/math_cases.jsonl`, labelled rows `{id, form, gold, completion, label}` of realistic
-completions across answer forms (label 1: a careful grader credits it; 0: not). The same rows, the same
-number of processes for both:
+Cases: labelled rows `{id, form, gold, completion, label}` of realistic completions across answer forms
+(label 1: a careful grader credits it; 0: not), in two files: `bench/data/math_cases.jsonl`, written
+while the verifier was developed, and `bench/data/math_holdout.jsonl`, written afterwards and measured
+once before any fix (see docs/benchmarks.md). The same rows, the same number of processes for both:
 
 - ours: the `math` source built with `Registry().create("math", {}, runtime)` and called with
   `score_batch` on the whole set, on a `Runtime(workers=N)`. Plain numbers are checked in the calling
@@ -36,7 +37,8 @@ from typing import Any
 
 from referee.verifiers import Registry, Runtime, Sample, score_batch
 
-CASES = Path(__file__).parent / "data" / "math_cases.jsonl"
+DATA = Path(__file__).parent / "data"
+CASES = [DATA / "math_cases.jsonl", DATA / "math_holdout.jsonl"]
 WARMUP = [
     {"gold": "3", "completion": "\\boxed{3}"},
     {"gold": "\\frac{7}{9}", "completion": "The answer is $\\frac{14}{18}$."},
@@ -47,8 +49,9 @@ WARMUP = [
 ] * 4
 
 
-def load(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def load(paths: list[Path]) -> list[dict[str, Any]]:
+    return [{**json.loads(line), "set": path.stem} for path in paths
+            for line in path.read_text().splitlines() if line.strip()]
 
 
 # -- Math-Verify, in its own worker processes ---------------------------------------------------------------
@@ -119,9 +122,9 @@ def metrics(rows: list[dict[str, Any]], verdicts: list[bool | None]) -> dict[str
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", type=Path, default=CASES)
+    parser.add_argument("--cases", type=Path, nargs="+", default=CASES)
     parser.add_argument("--procs", type=int, default=2, help="worker processes for each verifier")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--mv-bare-gold", action="store_true", help="pass the gold to Math-Verify without $...$")
     parser.add_argument("--show-errors", action="store_true")
     args = parser.parse_args()
@@ -150,6 +153,12 @@ def main() -> None:
     print(f"| no verdict (unscored / exception) | {mo['no_verdict']:.0f} | {mm['no_verdict']:.0f} | |")
     print(f"| items/s (median of {args.rounds}) | {ours_rate:,.0f} | {mv_rate:,.0f} | "
           f"{ours_rate / mv_rate:.1f}x |")
+    for name in dict.fromkeys(r["set"] for r in rows):
+        idx = [i for i, r in enumerate(rows) if r["set"] == name]
+        part = [rows[i] for i in idx]
+        ma, mb = metrics(part, [ours[i] for i in idx]), metrics(part, [mv[i] for i in idx])
+        print(f"| {name} ({len(idx)} rows): accuracy / false positives | {ma['accuracy']:.1%} / "
+              f"{ma['fp_rate']:.1%} | {mb['accuracy']:.1%} / {mb['fp_rate']:.1%} | |")
     print(f"\nours by path: {dict(paths)}\n")
 
     by_form: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -160,8 +169,8 @@ def main() -> None:
         stats[2] += b is not None and b == bool(r["label"])
     print("| form | rows | referee `math` correct | Math-Verify correct |")
     print("|---|---:|---:|---:|")
-    for form, (n, a, b) in sorted(by_form.items(), key=lambda kv: -kv[1][0]):
-        print(f"| {form} | {n} | {a} | {b} |")
+    for form, (n, right_ours, right_mv) in sorted(by_form.items(), key=lambda kv: -kv[1][0]):
+        print(f"| {form} | {n} | {right_ours} | {right_mv} |")
 
     if args.show_errors:
         for name, verdicts in (("referee math", ours), ("Math-Verify", mv)):

@@ -172,6 +172,8 @@ SYMBOLIC: list[Row] = [
     ("a^2 - b^2", "Factoring: $\\boxed{(a-b)^2}$.", False),
     ("ab", "$\\boxed{ba}$", True),
     ("no", "The answer is No.", True),
+    ("7", "We find $a = 3$ and $b = 4$, so $\\boxed{a+b=7}$.", True),
+    ("\\frac{1}{3}", "The ratio of the volumes is $\\boxed{1:3}$.", True),
     ("\\ln(x^2)", "By the log rule, $\\boxed{2\\ln x}$.", True),
     ("|x|", "So $\\boxed{\\sqrt{x^2}}$.", True),
     ("x", "So $\\boxed{\\sqrt{x^2}}$.", False),

@@ -75,6 +75,9 @@ class _Comparer:
         if gk == "eqn" or rk == "eqn":
             if gk in ("eqn", "labelled") and rk in ("eqn", "labelled"):
                 return self.equations(_as_equation(g), _as_equation(r))
+            if gk == "scalar" and not free_symbols(g[1]):  # `a + b = 7` names what it computes
+                value = _constant_side(r)
+                return value is not None and self.top_scalar(g[1], value)
             return False
         if gk == "ineq" or rk == "ineq":
             return gk == rk and self.inequalities(g, r)
@@ -358,13 +361,23 @@ def _marker(node: Node) -> str | None:
 def _strip(node: Node) -> Node:
     if node[0] == "neg":
         return ("neg", _strip(node[1]))
-    return node[1] if node[0] in ("pct", "deg") else node  # type: ignore[no-any-return]
+    return node[1] if node[0] in ("pct", "deg") else node
 
 
 def _as_equation(form: Form) -> tuple[Node, Node]:
     if form[0] == "labelled":
         return form[1], form[2]
     return form[1], form[2]
+
+
+def _constant_side(form: Form) -> Node | None:
+    """The constant side of an equation whose other side has variables, or None."""
+    lhs, rhs = form[1], form[2]
+    if free_symbols(lhs) and not free_symbols(rhs):
+        return rhs
+    if free_symbols(rhs) and not free_symbols(lhs):
+        return lhs
+    return None
 
 
 def _orient(ops: tuple[str, ...], parts: tuple[Node, ...]) -> tuple[tuple[str, ...], tuple[Node, ...]]:

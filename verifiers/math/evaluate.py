@@ -89,7 +89,7 @@ def exact(node: Node) -> Fraction | None:
     """The rational value of `node`, or None when it is not (knowably) rational."""
     tag = node[0]
     if tag == "num":
-        return node[1].value  # type: ignore[no-any-return]
+        return node[1].value
     if tag == "neg":
         v = exact(node[1])
         return None if v is None else -v
@@ -176,10 +176,10 @@ def _exact_fn(name: str, args: tuple[Node, ...]) -> Fraction | None:
             raise TooExpensive(f"{n}! needs more than {MAX_BITS} bits")
         return Fraction(math.factorial(n))
     if name == "binom" and len(ints) == 2:
-        n, k = ints
-        if n > 2 and min(k, n - k) * math.log2(n) > MAX_BITS:
-            raise TooExpensive(f"binomial({n}, {k}) needs more than {MAX_BITS} bits")
-        return Fraction(math.comb(n, k))
+        top, bottom = ints
+        if top > 2 and min(bottom, top - bottom) * math.log2(top) > MAX_BITS:
+            raise TooExpensive(f"binomial({top}, {bottom}) needs more than {MAX_BITS} bits")
+        return Fraction(math.comb(top, bottom))
     if name == "gcd" and ints:
         return Fraction(math.gcd(*ints))
     if name == "lcm" and ints:

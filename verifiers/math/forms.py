@@ -194,7 +194,7 @@ def _set_operation(node: Node) -> Form:
 
 def _as_intervals(form: Form) -> tuple[tuple[Node, Node, bool, bool], ...]:
     if form[0] == "ivls":
-        return form[1]  # type: ignore[no-any-return]
+        return form[1]
     if form[0] == "coll" and form[1] == "pair":
         return ((form[2][0][1], form[2][1][1], False, False),)
     if form[0] == "coll" and form[1] == "set":

@@ -90,13 +90,14 @@ _COMMAND = re.compile(r"\\([A-Za-z]+|.)")
 _BEGIN = re.compile(r"\\(begin|end)\s*\{\s*([A-Za-z*]+)\s*\}")
 _SPACE = re.compile(r"\s+")
 _REL2 = {"<=": "<=", ">=": ">=", "!=": "!=", "==": "=", "=<": "<=", "=>": ">=", "<>": "!=", "->": "->"}
-_SINGLE = {
+_SINGLE = {  # ":" is a ratio: 1:3 is 1/3
     "+": Token("OP", "+"), "-": Token("OP", "-"), "*": Token("OP", "*"), "/": Token("OP", "/"),
     "^": Token("OP", "^"), "_": Token("OP", "_"), "!": Token("OP", "!"), "'": Token("OP", "'"),
     "=": Token("REL", "="), "<": Token("REL", "<"), ">": Token("REL", ">"), "~": Token("REL", "~"),
     "(": Token("OPEN", "("), "[": Token("OPEN", "["), "{": Token("OPEN", "{"), ")": Token("CLOSE", ")"),
     "]": Token("CLOSE", "]"), "}": Token("CLOSE", "}"), "|": Token("BAR"), ",": Token("SEP", ","),
-    ";": Token("SEP", ";"), "&": Token("AMP"), "%": Token("PCT"), "°": Token("DEG"), "…": Token("TEXT", "..."),
+    ";": Token("SEP", ";"), ":": Token("OP", "/"), "&": Token("AMP"), "%": Token("PCT"), "°": Token("DEG"),
+    "…": Token("TEXT", "..."),
 }
 
 

@@ -368,7 +368,7 @@ class _Parser:
         if close.value not in closers:
             raise ParseError(f"bracket {opener!r} closed by {close.value!r}")
         self.depth -= 1
-        items = () if inner is None else inner[1] if inner[0] == "list" else (inner,)
+        items: tuple[Node, ...] = () if inner is None else inner[1] if inner[0] == "list" else (inner,)
         if opener in ("floor", "ceil"):
             return ("fn", opener, (inner,))
         if opener == "{s":
