@@ -47,7 +47,7 @@ def _check(request: Request, grader: Any) -> None:
     app = request.app
     try:
         check(grader, python_available=lambda g: python_grader.unavailable(app),
-              model_available=lambda g: model_grader.unavailable(app))
+              model_available=model_grader.unavailable)
     except SpecError as exc:
         raise ApiError(422, f"invalid grader: {exc}",
                        [{"loc": exc.loc, "msg": exc.message, "type": "grader_spec"}]) from exc
