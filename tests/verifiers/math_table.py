@@ -227,6 +227,34 @@ LATEX_NOISE: list[Row] = [
     ("5", "The value is $\\boxed{\\textbf{5}}$.", True),
 ]
 
+# Forms seen in real model output on MATH-style problems.
+WILD: list[Row] = [
+    ("2-2p", "If $2-x=p$, then $x=2-p$. Thus $x-p=\\boxed{2-2p}$.", True),
+    ("\\begin{pmatrix} 0 & 3 \\\\ 0 & -1 \\end{pmatrix}",
+     "\\boxed{\n\\begin{pmatrix} 0 & 3 \\\\ 0 & -1 \\end{pmatrix}\n}.\n\\end{align*}", True),
+    ("12\\text{ and }13", "the sum is located between $\\boxed{12 $ and $13 }. $", True),
+    ("(3, \\frac{\\pi}{2})", "the polar coordinates are $\\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}.$", True),
+    ("\\frac{14}{3}",
+     "$f(-2)+f(-1)+f(0)=\\frac{-8}{-4}+\\frac{-5}{-3}+\\frac{-2}{-2}=2+\\frac{5}{3}+1=\\boxed{\\frac{14}{3}}$", True),
+    ("3\\sqrt{13}", "\\sqrt{117} = \\boxed{3\\sqrt{13}}. \\end{align*}", True),
+    ("9", "Answer \\[ 9 \\]", True),
+    ("\\frac{\\sqrt{6}}{3}", "So $\\boxed{\\sqrt{\\frac{2}{3}}}$.", True),
+    ("0", "So $\\boxed{-0}$.", True),
+    ("-\\infty", "So $\\boxed{\\infty}$.", False),
+    ("x \\in [-2,7]", "\\boxed{[-2,7]}", True),
+    ("\\text{June 20}", "\\boxed{\\text{June 21}}", False),
+    ("(-\\infty,-2)\\cup(-2,\\infty)", "\\boxed{x \\neq -2}", True),
+    ("\\left( \\frac{1}{2}, 3 \\right)", "\\boxed{(0.5, 3)}", True),
+    ("a=2, b=3", "\\boxed{b = 3, a = 2}", True),
+    ("a=2, b=3", "\\boxed{a = 3, b = 2}", False),
+    ("\\cos(\\pi/3)", "\\boxed{1/2}", True),
+    ("8 \\text{ inches}", "\\boxed{8}", True),
+    ("(1, 2)", "\\boxed{\\{1, 2\\}}", False),
+    ("\\{1, 2\\}", "\\boxed{(1, 2)}", False),
+    ("|x|", "\\boxed{x}", False),
+    ("|xy|", "\\boxed{xy}", False),
+]
+
 ANTI_GAMING: list[Row] = [
     # several different boxed answers
     ("5", "It could be \\boxed{5}. Or maybe it is \\boxed{6}.\n\nI'll also say \\boxed{7}.", False),
@@ -268,4 +296,4 @@ APPROXIMATIONS: list[Row] = [
 ]
 
 ALL: list[Row] = (EXTRACTION + NUMBERS + CONSTANTS + STRUCTURES + SYMBOLIC + TEXT_AND_CHOICES + LATEX_NOISE
-                  + ANTI_GAMING + APPROXIMATIONS)
+                  + WILD + ANTI_GAMING + APPROXIMATIONS)

@@ -24,12 +24,13 @@ from .math_table import (
     STRUCTURES,
     SYMBOLIC,
     TEXT_AND_CHOICES,
+    WILD,
     Row,
 )
 
 _GROUPS = {"extraction": EXTRACTION, "numbers": NUMBERS, "constants": CONSTANTS, "structures": STRUCTURES,
-           "symbolic": SYMBOLIC, "choices": TEXT_AND_CHOICES, "latex": LATEX_NOISE, "gaming": ANTI_GAMING,
-           "approx": APPROXIMATIONS}
+           "symbolic": SYMBOLIC, "choices": TEXT_AND_CHOICES, "latex": LATEX_NOISE, "wild": WILD,
+           "gaming": ANTI_GAMING, "approx": APPROXIMATIONS}
 _ROWS = [pytest.param(*row, id=f"{group}-{i}") for group, rows in _GROUPS.items() for i, row in enumerate(rows)]
 
 

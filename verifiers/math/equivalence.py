@@ -110,6 +110,8 @@ class _Comparer:
         if r[0] == "ivls" and kind == "pair":
             return self.intervals(_pair_interval(g), r[1])
         if r[0] == "coll":
+            if {kind, r[1]} in ({"set", "tuple"}, {"set", "pair"}):
+                return False  # a set is not a point, nor a point a set: {1, 2} vs (1, 2)
             ritems = r[2]
         elif r[0] == "matrix" and _is_vector(r):
             ritems = tuple(("scalar", n) for n in _vector(r))
@@ -282,8 +284,7 @@ def _pointwise_equal(g: Node, r: Node, symbols: list[str]) -> bool | None:
     valid = 0
     with CTX.workdps(_POINT_DPS):
         tol = CTX.mpf(10) ** -_POINT_TOL
-        for _ in range(_POINTS):
-            env = {s: CTX.mpf(_sample(rng)) for s in symbols}
+        for env in _points(rng, symbols):
             try:
                 vg, vr = numeric(g, env), numeric(r, env)
             except Undefined:
@@ -310,8 +311,7 @@ def _proportional(fg: Node, fr: Node, *, positive: bool) -> bool:
     valid = 0
     with CTX.workdps(_POINT_DPS):
         tol = CTX.mpf(10) ** -_POINT_TOL
-        for _ in range(_POINTS):
-            env = {s: CTX.mpf(_sample(rng)) for s in symbols}
+        for env in _points(rng, symbols):
             try:
                 vg, vr = numeric(fg, env), numeric(fr, env)
             except Undefined:
@@ -329,9 +329,11 @@ def _proportional(fg: Node, fr: Node, *, positive: bool) -> bool:
     return valid >= _MIN_POINTS
 
 
-def _sample(rng: random.Random) -> float:
-    v = rng.uniform(0.2, 2.9)
-    return v if rng.random() < 0.6 else -v
+def _points(rng: random.Random, symbols: list[str]) -> list[dict[str, Any]]:
+    """Pseudo-random points; the signs alternate by point and by symbol, so that every symbol is tried
+    negative and positive within the first points (|x| and x differ only for x < 0)."""
+    return [{s: CTX.mpf(rng.uniform(0.2, 2.9) * (1 if (k + j) % 2 == 0 else -1)) for j, s in enumerate(symbols)}
+            for k in range(_POINTS)]
 
 
 def _is_real(v: Any) -> bool:
