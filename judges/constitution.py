@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["ID_PATTERN", "InlineConstitution", "Principle", "Constitution", "inline_constitution"]
+__all__ = ["ID_PATTERN", "Constitution", "InlineConstitution", "Principle", "inline_constitution"]
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 """A principle id: lower-case letters, digits, `_` and `-`, starting with a letter or digit."""

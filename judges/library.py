@@ -96,7 +96,8 @@ class ConstitutionLibrary:
 
     def versions(self, name: str) -> list[int]:
         if name not in self._entries:
-            raise ConstitutionNotFound(f"no constitution named {name!r}; available: {', '.join(self.names()) or '(none)'}")
+            available = ", ".join(self.names()) or "(none)"
+            raise ConstitutionNotFound(f"no constitution named {name!r}; available: {available}")
         return sorted(self._entries[name])
 
     def entry(self, ref: str) -> Entry:

@@ -33,9 +33,10 @@ def lint_path(path: str | Path) -> list[Issue]:
     if released is not None:
         ref, sha = released
         if hashlib.sha256(data).hexdigest() != sha:
+            name = ref.split("@")[0]
             issues.insert(0, Issue(1, "released-edited",
                                    f"{ref} is released (RELEASED.json) and must not change; revert the edit and "
-                                   f"write the change as a new version: `referee constitution new {ref.split('@')[0]}`"))
+                                   f"write the change as a new version: `referee constitution new {name}`"))
     return issues
 
 

@@ -6,11 +6,14 @@
   defensively (`referee.judges.verdicts`); the value is the expected verdict read from the distribution at
   the parsed verdict's position, so it stays a probability conditioned on the judge's own reasoning.
 - `likelihood`: no question at all. How much more likely is the response when the model is told to
-  follow the principle than when it is not? Per token, `d = (log p(response | principle prompt) -
-  log p(response | neutral prompt)) / tokens`, and the value is `sigmoid(likelihood_scale * d)`; for a
-  pair, `sigmoid(likelihood_scale * (d_a - d_b))`. It draws on what even a small model does well
-  (predicting text) instead of what it does badly (answering questions about text), and has no
-  presentation order to be biased by.
+  follow the principle than when it is not? `g = log p(response | principle prompt) - log p(response |
+  neutral prompt)`, a log-likelihood ratio in nats (a log Bayes factor for "written by an assistant
+  following the principle" against "written by a plain assistant"). The value is
+  `sigmoid(likelihood_scale * g)`; for a pair, `sigmoid(likelihood_scale * (g_a - g_b))`. It draws on
+  what even a small model does well (predicting text) instead of what it does badly (answering
+  questions about text), and has no presentation order to be biased by. `likelihood_per_token` divides
+  g by the response's token count (length-normalised; it then favours short replies, whose first tokens
+  gain the most).
 """
 
 from __future__ import annotations
@@ -36,12 +39,14 @@ class MethodSettings:
     min_verdict_mass: float = 0.01
     """Below this total probability on the allowed verdict tokens, the judge did not answer: no verdict."""
     max_reason_tokens: int = 96
-    likelihood_scale: float = 10.0
+    likelihood_scale: float = 0.25
+    likelihood_per_token: bool = False
 
     def provenance(self) -> dict[str, Any]:
         out: dict[str, Any] = {"method": self.method}
         if self.method == "likelihood":
             out["likelihood_scale"] = self.likelihood_scale
+            out["likelihood_per_token"] = self.likelihood_per_token
         else:
             out["min_verdict_mass"] = self.min_verdict_mass
         if self.method == "reasoned":

@@ -64,7 +64,7 @@ def _combine(a_shown_first: Outcome, a_shown_second: Outcome) -> Outcome:
 async def _by_likelihood(c: Constitution, backend: Backend, settings: MethodSettings,
                          pairs: Sequence[Pair]) -> list[dict[str, Outcome]]:
     items = [(prompt, text) for prompt, a, b in pairs for text in (a, b)]
-    deltas = await likelihood_deltas(c, backend, items)
+    deltas = await likelihood_deltas(c, backend, items, per_token=settings.likelihood_per_token)
     out: list[dict[str, Outcome]] = []
     for i in range(len(pairs)):
         da, db = deltas[2 * i], deltas[2 * i + 1]
@@ -76,7 +76,6 @@ async def _by_likelihood(c: Constitution, backend: Backend, settings: MethodSett
                 continue
             value = sigmoid(settings.likelihood_scale * (ga - gb))
             row[p.id] = Outcome(value, details={"p_a_first": round(value, 6), "p_a_second": round(value, 6),
-                                                "consistent": True, "gain_per_token_a": round(ga, 6),
-                                                "gain_per_token_b": round(gb, 6)})
+                                                "consistent": True, "gain_a": round(ga, 6), "gain_b": round(gb, 6)})
         out.append(row)
     return out

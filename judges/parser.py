@@ -101,7 +101,8 @@ def parse(data: bytes | str, path: str | PurePath | None = None) -> ParseResult:
             break
         preamble_lines.append(lines[i])
     if principles_at is None:
-        issues.append(Issue(len(lines) or 1, "missing-field", "no '# Principles' heading; add one before the principles"))
+        issues.append(Issue(len(lines) or 1, "missing-field",
+                            "no '# Principles' heading; add one before the principles"))
         drafts: list[_Draft] = []
     else:
         drafts = _principles(lines, principles_at + 1, issues)
@@ -180,7 +181,8 @@ def _principles(lines: list[str], start: int, issues: list[Issue]) -> list[_Draf
             if not ID_PATTERN.match(pid):
                 issues.append(Issue(lineno, "bad-id", f"principle id {pid!r} must match {ID_PATTERN.pattern}"))
             elif pid in seen:
-                issues.append(Issue(lineno, "duplicate-id", f"principle id {pid!r} is already used on line {seen[pid]}"))
+                issues.append(Issue(lineno, "duplicate-id",
+                                    f"principle id {pid!r} is already used on line {seen[pid]}"))
             else:
                 seen[pid] = lineno
             drafts.append(_Draft(pid, lineno))

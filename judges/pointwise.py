@@ -30,7 +30,7 @@ async def judge_pointwise(c: Constitution, backend: Backend, settings: MethodSet
     """Per item, {principle id: Outcome}."""
     jobs = [(i, p) for i in range(len(items)) for p in c.principles]
     if settings.method == "likelihood":
-        deltas = await likelihood_deltas(c, backend, items)
+        deltas = await likelihood_deltas(c, backend, items, per_token=settings.likelihood_per_token)
         outcomes = [_from_delta(deltas[i][p.id], settings) for i, p in jobs]
     else:
         template = load_template(POINTWISE_TEMPLATES[settings.method])
@@ -84,9 +84,12 @@ def _from_distribution(lp: dict[str, float] | BackendError, scale: VerdictScale,
     return Outcome(dist.value, details=info)
 
 
-async def likelihood_deltas(c: Constitution, backend: Backend,
-                            items: Sequence[Item]) -> list[dict[str, float | BackendError]]:
-    """Per item and principle, the per-token log-likelihood gain of the response under the principle."""
+async def likelihood_deltas(c: Constitution, backend: Backend, items: Sequence[Item], *,
+                            per_token: bool) -> list[dict[str, float | BackendError]]:
+    """Per item and principle, the log-likelihood gain (nats) of the response under the principle.
+
+    Per token when `per_token`; otherwise the total.
+    """
     template = load_template(POINTWISE_TEMPLATES["likelihood"])
 
     def prompt(prompt_text: str, system: str) -> str:
@@ -114,7 +117,8 @@ async def likelihood_deltas(c: Constitution, backend: Backend,
             elif isinstance(cond, BackendError):
                 row[p.id] = cond
             else:
-                row[p.id] = (cond.logprob - neutral.logprob) / max(1, cond.tokens)
+                gain = cond.logprob - neutral.logprob
+                row[p.id] = gain / max(1, cond.tokens) if per_token else gain
         out.append(row)
     return out
 
@@ -122,5 +126,5 @@ async def likelihood_deltas(c: Constitution, backend: Backend,
 def _from_delta(delta: float | BackendError, settings: MethodSettings) -> Outcome:
     if isinstance(delta, BackendError):
         return Outcome(None, UnscoredReason.BACKEND_ERROR, str(delta))
-    return Outcome(sigmoid(settings.likelihood_scale * delta), details={"gain_per_token": round(delta, 6)})
+    return Outcome(sigmoid(settings.likelihood_scale * delta), details={"gain": round(delta, 6)})
 

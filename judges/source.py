@@ -12,7 +12,7 @@
 Length bias: judges, large and small, tend to prefer longer replies. `length_penalty` (default 0, off)
 lowers the judge's log-odds by that much per 100 words of the reply (pointwise), or of the reply's
 excess over the other one (pairwise), after the principles are combined; per-principle values stay raw.
-The `likelihood` method is length-normalised by construction (a gain per token).
+For the `likelihood` method, `likelihood_per_token` normalises by length instead (a gain per token).
 
 Every score carries provenance in `details`: the constitution (`name@version`, or `inline`) and its
 sha256, whether it is a released version, and the judge (model, backend, method, template and its sha256,
@@ -56,7 +56,11 @@ class JudgeConfig(BaseModel):
         0.01, gt=0, lt=1, description="Least probability on allowed verdict tokens; below it: judge_parse_failure.")
     max_reason_tokens: int = Field(96, ge=8, le=2048, description="Longest written reason (method=reasoned).")
     likelihood_scale: float = Field(
-        10.0, gt=0, le=1000, description="Slope of the sigmoid over the per-token likelihood gain (method=likelihood).")
+        0.25, gt=0, le=1000,
+        description="Slope of the sigmoid over the log-likelihood gain in nats (method=likelihood).")
+    likelihood_per_token: bool = Field(
+        False,
+        description="Divide the likelihood gain by the reply's token count (normalises length; method=likelihood).")
     max_chars: int = Field(
         16_000, ge=1, description="Longest prompt or reply judged, in characters; longer: unscored invalid_input.")
     cache: bool = Field(True, description="Serve repeated judgements from the runtime's cache.")
@@ -101,7 +105,7 @@ class Judge:
         self.runtime = runtime
         self.constitution: Constitution = constitution_library(runtime).resolve(config.constitution)
         self.settings = MethodSettings(config.method, config.min_verdict_mass, config.max_reason_tokens,
-                                       config.likelihood_scale)
+                                       config.likelihood_scale, config.likelihood_per_token)
 
     # -- provenance ---------------------------------------------------------------------------------
 

@@ -32,7 +32,8 @@ __all__ = [
 class LocalBackendConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str | None = Field(None, description="A transformers model folder; null means the embedded SmolLM2-135M-Instruct.")
+    model: str | None = Field(
+        None, description="A transformers model folder; null means the embedded SmolLM2-135M-Instruct.")
     device: str = Field("cpu", description="torch device for the model, e.g. 'cpu' or 'cuda:0'.")
     batch_size: int = Field(8, ge=1, le=512, description="Prompts per forward pass.")
 
@@ -54,7 +55,8 @@ async def open_backend(config: BackendConfig, runtime: Runtime) -> Backend:
     if config.kind == "openai":
         o = config.openai
         client = runtime.resource(HTTP_CLIENT_KEY, make_client)
-        limiter = runtime.resource(f"judges.openai.limiter:{o.base_url}", lambda: Limiter(o.max_concurrency, o.requests_per_second))
+        limiter = runtime.resource(f"judges.openai.limiter:{o.base_url}",
+                                   lambda: Limiter(o.max_concurrency, o.requests_per_second))
         return OpenAIBackend(o, client, limiter)
 
     from .local import LocalBackend, LocalModel
@@ -67,7 +69,7 @@ async def open_backend(config: BackendConfig, runtime: Runtime) -> Backend:
         path = await runtime.aresource(f"judges.embedded:{cache_dir}", lambda: embedded_model_path(cache_dir))
         model_id = embedded_model_id()
     else:
-        path, model_id = Path(lc.model).expanduser(), lc.model
+        path, model_id = Path(lc.model), lc.model
     device = lc.device
     lm = await runtime.aresource(f"judges.local:{path}:{device}", lambda: LocalModel(path, device))
     return LocalBackend(lm, model_id, batch_size=lc.batch_size)

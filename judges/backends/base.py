@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 from ..errors import BackendError
 
 __all__ = ["Backend", "Message", "Result", "SequenceLogprob"]
 
 T = TypeVar("T")
-Result = T | BackendError
+Result: TypeAlias = T | BackendError
 Message = dict[str, str]
 
 
@@ -49,8 +49,12 @@ class Backend(Protocol):
 
     def provenance(self) -> dict[str, Any]: ...
 
-    async def next_token_logprobs(self, prompts: Sequence[str], tokens: Sequence[str]) -> list[Result[dict[str, float]]]: ...
+    async def next_token_logprobs(
+        self, prompts: Sequence[str], tokens: Sequence[str]
+    ) -> list[Result[dict[str, float]]]: ...
 
-    async def sequence_logprobs(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[Result[SequenceLogprob]]: ...
+    async def sequence_logprobs(
+        self, prompts: Sequence[str], continuations: Sequence[str]
+    ) -> list[Result[SequenceLogprob]]: ...
 
     async def generate(self, prompts: Sequence[str], max_tokens: int) -> list[Result[str]]: ...

@@ -45,7 +45,8 @@ class LocalModel:
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(path).to(self.device).eval()
+        model = AutoModelForCausalLM.from_pretrained(path)
+        self.model = model.to(self.device).eval()  # type: ignore[arg-type]
         self.lock = threading.Lock()
 
     def encode(self, text: str) -> list[int]:
@@ -72,7 +73,8 @@ class LocalModel:
             logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=1).logits
             logprobs = torch.log_softmax(logits[:, -1, :].float(), dim=-1)
             picked = logprobs[:, torch.tensor(list(candidates), device=self.device)]
-        return picked.cpu().tolist()  # type: ignore[no-any-return]
+        out: list[list[float]] = picked.cpu().tolist()
+        return out
 
     def sequence_logprobs(self, rows: Sequence[tuple[list[int], list[int]]]) -> list[SequenceLogprob]:
         """Summed log p(continuation | prompt) for each (prompt ids, continuation ids)."""
@@ -131,8 +133,7 @@ class LocalBackend:
         return str(self.lm.tokenizer.eos_token)
 
     def chat(self, messages: Sequence[Message]) -> str:
-        text: str = self.lm.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
-        return text
+        return str(self.lm.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True))
 
     def provenance(self) -> dict[str, Any]:
         return {"model": self.model_id, "backend": self.name, "device": str(self.lm.device),
@@ -153,7 +154,9 @@ class LocalBackend:
                 out[i] = r
         return out
 
-    async def next_token_logprobs(self, prompts: Sequence[str], tokens: Sequence[str]) -> list[Result[dict[str, float]]]:
+    async def next_token_logprobs(
+        self, prompts: Sequence[str], tokens: Sequence[str]
+    ) -> list[Result[dict[str, float]]]:
         ids: dict[str, int] = {}
         for t in tokens:
             enc = self.lm.encode(t)
@@ -164,7 +167,9 @@ class LocalBackend:
         lps = await self._batched(rows, lambda b: self.lm.next_token_logprobs(b, cand))
         return [lp if isinstance(lp, BackendError) else dict(zip(names, lp, strict=True)) for lp in lps]
 
-    async def sequence_logprobs(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[Result[SequenceLogprob]]:
+    async def sequence_logprobs(
+        self, prompts: Sequence[str], continuations: Sequence[str]
+    ) -> list[Result[SequenceLogprob]]:
         rows = [(self.lm.encode(p), self.lm.encode(c)) for p, c in zip(prompts, continuations, strict=True)]
         return await self._batched(rows, self.lm.sequence_logprobs)
 

@@ -44,7 +44,8 @@ class OpenAIBackendConfig(BaseModel):
     max_retries: int = Field(3, ge=0, le=10, description="Retries after a 429, a 5xx or a timeout.")
     max_concurrency: int = Field(16, ge=1, le=1024, description="Most requests in flight to this server.")
     requests_per_second: float = Field(50.0, gt=0, description="Most requests started per second on this server.")
-    top_logprobs: int = Field(20, ge=1, le=20, description="Next-token alternatives requested (vLLM's default cap: 20).")
+    top_logprobs: int = Field(
+        20, ge=1, le=20, description="Next-token alternatives requested (vLLM's default cap: 20).")
 
 
 def make_client() -> httpx.AsyncClient:
@@ -138,7 +139,9 @@ class OpenAIBackend:
                 return exc
         return list(await asyncio.gather(*(one(c) for c in calls)))
 
-    async def next_token_logprobs(self, prompts: Sequence[str], tokens: Sequence[str]) -> list[Result[dict[str, float]]]:
+    async def next_token_logprobs(
+        self, prompts: Sequence[str], tokens: Sequence[str]
+    ) -> list[Result[dict[str, float]]]:
         wanted = set(tokens)
 
         async def one(prompt: str) -> dict[str, float]:
@@ -152,7 +155,9 @@ class OpenAIBackend:
 
         return await self._each([one(p) for p in prompts])
 
-    async def sequence_logprobs(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[Result[SequenceLogprob]]:
+    async def sequence_logprobs(
+        self, prompts: Sequence[str], continuations: Sequence[str]
+    ) -> list[Result[SequenceLogprob]]:
         async def one(prompt: str, continuation: str) -> SequenceLogprob:
             text = prompt + continuation
             data = await self._post({"prompt": text, "max_tokens": 1, "echo": True, "logprobs": 1})
