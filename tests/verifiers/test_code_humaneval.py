@@ -2,8 +2,8 @@
 and tests). Canonical solutions must score 1, simple wrong solutions 0.
 
 By default a representative subset (helpers defined in the prompt, floats, tuples, dicts, mixed-type lists,
-randomised checks, None results). All 164: `REFEREE_HUMANEVAL_ALL=1 pytest -m slow tests/verifiers/test_code_humaneval.py`
-(about 25 s on 2 cores).
+randomised checks, None results). All 164 (about 25 s on 2 cores):
+    REFEREE_HUMANEVAL_ALL=1 pytest -m slow tests/verifiers/test_code_humaneval.py
 """
 
 from __future__ import annotations

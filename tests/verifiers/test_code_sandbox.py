@@ -87,7 +87,7 @@ async def test_no_network_tcp_to_host_loopback_or_outside() -> None:
     server.listen()
     port = server.getsockname()[1]
     try:
-        score = await score_one(f"""
+        score = await score_one("""
             import socket
             def attempt(host, port):
                 try:
@@ -131,9 +131,12 @@ async def test_no_network_even_for_unix_sockets_of_the_host() -> None:
 
 # --------------------------------------------------------------------------------------------- filesystem
 
+THIS_FILE = str(Path(__file__).resolve())
+
+
 async def test_cannot_read_outside_the_work_dir() -> None:
-    secret = Path(__file__).resolve()
-    score = await score_one(f"""
+    secret = THIS_FILE
+    score = await score_one("""
         import os
         def read(path):
             try:
@@ -143,6 +146,8 @@ async def test_cannot_read_outside_the_work_dir() -> None:
                 return type(exc).__name__
         def top():
             return sorted(os.listdir("/"))
+        def ls(path):
+            return os.listdir(path)
         """, f"""
         assert read({str(secret)!r}) == "FileNotFoundError"
         assert read("/etc/passwd") == "FileNotFoundError"
@@ -150,7 +155,9 @@ async def test_cannot_read_outside_the_work_dir() -> None:
         assert read("/proc/1/mem") == "FileNotFoundError"
         assert read("/proc/self/environ") == "FileNotFoundError"
         assert read("/sys/kernel/notes") == "FileNotFoundError"
-        assert set(top()) <= {{"bin", "dev", "lib", "lib32", "lib64", "libx32", "sbin", "tmp", "usr", "root", "opt"}}
+        assert set(top()) <= {{"bin", "dev", "lib", "lib32", "lib64", "libx32", "sbin", "tmp", "usr", "root", "opt",
+                               "proc"}}
+        assert ls("/proc") == []
         """)
     assert_all_passed(score)
 
@@ -484,11 +491,14 @@ async def test_sandbox_that_cannot_start_is_unscored_sandbox_error() -> None:
 
 
 async def test_broken_harness_report_is_sandbox_error_never_a_score(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def garbage(self: Sandbox, interp: Any, payload: bytes, limits: Limits) -> tuple[bytes, bytes, int]:
+    async def garbage(*args: Any) -> tuple[bytes, bytes, int]:
         return b'{"complete": true, "nonce": "guess", "results": [{"passed": true}]}', b"", 0
 
     sandbox = Sandbox()
     await sandbox.start()
-    monkeypatch.setattr(Sandbox, "_spawn", garbage)
-    with pytest.raises(sandbox_module.SandboxFailure, match="nonce"):
-        await sandbox.run("def f():\n    return 1\n", parse_reference("assert f() == 1"), Limits())
+    monkeypatch.setattr(sandbox, "_run_forked", garbage)
+    try:
+        with pytest.raises(sandbox_module.SandboxFailure, match="nonce"):
+            await sandbox.run("def f():\n    return 1\n", parse_reference("assert f() == 1"), Limits())
+    finally:
+        await sandbox.aclose()

@@ -1,11 +1,12 @@
 """The test runner inside the sandbox: trusted code that judges candidate code it never shares a process with.
 
-This file is not imported by referee. The host compiles it, and sends the code object with `marshal` as the
-first frame on the sandbox's stdin; `BOOTSTRAP` (run with `python -I -S -c`) reads and executes it. It uses
-the standard library's C modules only (no `json`, `re`, `signal`, `enum`: each costs milliseconds to import).
+This file is not imported by referee. The host compiles it and hands it, with `marshal`, to the fork server
+(zygote.py), which loads it once and calls `_harness_main` in each run's PID 1; a candidate process
+restarted after a crash is a new interpreter that gets it through `BOOTSTRAP` (run as `python -I -S -c`). It
+uses the standard library's C modules only (no `json`, `re`, `signal`, `enum`: each costs milliseconds).
 
 Processes, in the sandbox's PID namespace (see sandbox.py for the namespaces themselves):
-- the harness is PID 1. The kernel drops SIGKILL and SIGSTOP sent to a namespace's init from inside it, and
+- the harness is PID 1 (of the run's new PID namespace). The kernel drops SIGKILL and SIGSTOP sent to a namespace's init from inside it, and
   every other signal for which init has no handler: the candidate cannot kill it. seccomp denies ptrace,
   process_vm_* and pidfd_getfd, and /proc is not mounted: the candidate cannot read or patch its memory.
 - the candidate runs in a separate process. In "rpc" mode (asserts, `test_*` functions, `check(candidate)`)
