@@ -1,0 +1,148 @@
+"""The PPO loop end to end: a tiny policy built from a config, the real service on loopback, real steps.
+
+The tiny model writes gibberish, so these runs use the `wordcount` test plugin (a reward that varies with
+the length of any text) to give PPO a learning signal; the arithmetic run that learns is in docs/training.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+
+from referee.service.local import LocalService
+from referee.trainer.metrics import read_metrics
+from referee.trainer.ppo import chat_prompt_ids, episode_tensors, policy_forward, train
+from referee.trainer.ppo_config import parse_ppo_args
+from referee.trainer.value_head import VALUE_HEAD_FILE, PolicyWithValueHead
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer Llama with the embedded model's tokenizer and chat template (random weights)."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from referee.judges.embedded import embedded_model_path
+
+    tokenizer = AutoTokenizer.from_pretrained(embedded_model_path(Path("~/.cache/referee").expanduser()))
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
+                         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                         bos_token_id=tokenizer.bos_token_id, tie_word_embeddings=True)
+    folder = tmp_path_factory.mktemp("tiny")
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def _argv(model: Path, out: Path, service: LocalService, *extra: str) -> list[str]:
+    return ["--model_name_or_path", str(model), "--output_dir", str(out), "--service_url", service.url,
+            "--source", "wordcount", "--source_options", '{"target": 5}', "--max_examples", "16",
+            "--max_completion_length", "12", "--per_device_train_batch_size", "8", "--num_mini_batches", "2",
+            "--ppo_epochs", "2", "--learning_rate", "1e-3", "--save_steps", "1", "--disable_tqdm", "true", *extra]
+
+
+def _weights(folder: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(folder / "model.safetensors"))
+
+
+def test_two_steps_change_policy_and_value_and_write_the_metrics(tiny_model: Path, tmp_path: Path,
+                                                                  service: LocalService) -> None:
+    out = train(*parse_ppo_args(_argv(tiny_model, tmp_path / "run", service, "--max_steps", "2",
+                                      "--heldout_size", "4", "--heldout_steps", "1")))
+    before, after = _weights(tiny_model), _weights(out)
+    changed = [name for name in before if not torch.equal(before[name], after[name])]
+    assert len(changed) == len(before), f"unchanged: {set(before) - set(changed)}"
+    head = load_file(str(out / VALUE_HEAD_FILE))
+    assert head["weight"].abs().sum() > 0  # it starts at zero
+
+    records = read_metrics(out)
+    assert [r["step"] for r in records] == [0, 1, 2]
+    first, second = records[1], records[2]
+    for key in ("reward", "kl", "entropy", "ppo/value_loss", "ppo/policy_loss", "ppo/explained_variance",
+                "ppo/approx_kl", "ppo/clip_fraction", "ppo/value_clip_fraction", "ppo/beta", "time/generation",
+                "time/reward", "time/update", "heldout/accuracy", "completions/mean_length", "learning_rate"):
+        assert key in second, key
+    # Before the first update the policy is the reference: the KL penalty is exactly 0, and only then.
+    assert first["kl"] == 0.0 and first["ppo/kl_per_episode"] == 0.0
+    assert second["kl"] > 0.0
+    assert first["ppo/approx_kl"] > 0.0  # the second epoch already moved away from π_θold
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-2"]
+    completions = [json.loads(line) for line in (out / "completions.jsonl").read_text().splitlines()]
+    assert len(completions) == 16 and {c["step"] for c in completions} == {1, 2}
+
+
+class _Crash(TrainerCallback):
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                    **kwargs: Any) -> None:
+        if state.global_step == self.at:
+            raise KeyboardInterrupt("simulated crash")
+
+
+def test_resume_after_a_crash_continues_exactly(tiny_model: Path, tmp_path: Path, service: LocalService) -> None:
+    run: Callable[..., Path] = lambda out, *extra, callbacks=(): train(  # noqa: E731
+        *parse_ppo_args(_argv(tiny_model, out, service, "--max_steps", "3", "--heldout_steps", "0", *extra)),
+        callbacks=callbacks)
+    whole = run(tmp_path / "whole")
+
+    crashed = tmp_path / "crashed"
+    with pytest.raises(KeyboardInterrupt):
+        run(crashed, callbacks=[_Crash(at=2)])  # step 2 finished but never saved: checkpoint-1 is the latest
+    assert not (crashed / "checkpoint-2").exists()
+    resumed = run(crashed, "--resume", "true")
+
+    # Every step is seeded from (seed, step): the resumed run retraces the uninterrupted one.
+    for name, tensor in _weights(whole).items():
+        torch.testing.assert_close(_weights(resumed)[name], tensor, msg=name)
+    torch.testing.assert_close(load_file(str(resumed / VALUE_HEAD_FILE)), load_file(str(whole / VALUE_HEAD_FILE)))
+    assert [r["step"] for r in read_metrics(resumed)] == [1, 2, 3]
+    rewards = [r["reward"] for r in read_metrics(resumed)]
+    assert rewards == pytest.approx([r["reward"] for r in read_metrics(whole)])
+    steps = [json.loads(line)["step"] for line in (resumed / "completions.jsonl").read_text().splitlines()]
+    assert steps == [1] * 8 + [2] * 8 + [3] * 8
+
+
+def test_resume_skips_a_checkpoint_cut_off_mid_save(tiny_model: Path, tmp_path: Path, service: LocalService) -> None:
+    out = tmp_path / "run"
+    train(*parse_ppo_args(_argv(tiny_model, out, service, "--max_steps", "2", "--heldout_steps", "0")))
+    (out / "checkpoint-2" / "trainer_state.json").unlink()  # as if killed while writing checkpoint-2
+    train(*parse_ppo_args(_argv(tiny_model, out, service, "--max_steps", "2", "--heldout_steps", "0",
+                                "--resume", "true")))
+    assert [r["step"] for r in read_metrics(out)] == [1, 2]
+    assert (out / "checkpoint-2" / "trainer_state.json").exists()
+
+
+def test_forward_log_probs_match_the_sampling_distribution(tiny_model: Path) -> None:
+    """log π_θold is recomputed by a forward pass over left-padded prompts; it must equal what `generate`
+    sampled from, token by token (positions, padding and the shift by one all line up)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    model = PolicyWithValueHead(AutoModelForCausalLM.from_pretrained(tiny_model))
+    texts = ("Hi", "What is two plus two, written as a number?", "Count to three.")
+    prompts = [chat_prompt_ids(tokenizer, [{"role": "user", "content": text}]) for text in texts]
+    input_ids, attention_mask, prompt_len = episode_tensors(prompts, [[] for _ in prompts], tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    out = model.policy.generate(
+        input_ids=input_ids, attention_mask=attention_mask, return_dict_in_generate=True, output_logits=True,
+        generation_config=GenerationConfig(do_sample=True, temperature=0.7, top_k=0, top_p=1.0, max_new_tokens=6,
+                                           min_new_tokens=6, pad_token_id=tokenizer.pad_token_id, eos_token_id=None))
+    completions = out.sequences[:, prompt_len:]
+    sampled = torch.stack(out.logits, dim=1).div(0.7).log_softmax(-1).gather(-1, completions.unsqueeze(-1))
+    ids, am, p = episode_tensors(prompts, completions.tolist(), tokenizer.pad_token_id)
+    with torch.no_grad():
+        _, logprobs, values = policy_forward(model, ids, am, p, temperature=0.7)
+    torch.testing.assert_close(logprobs, sampled.squeeze(-1), atol=1e-4, rtol=1e-4)
+    assert values.shape == logprobs.shape
