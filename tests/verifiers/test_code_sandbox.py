@@ -502,3 +502,32 @@ async def test_broken_harness_report_is_sandbox_error_never_a_score(monkeypatch:
             await sandbox.run("def f():\n    return 1\n", parse_reference("assert f() == 1"), Limits())
     finally:
         await sandbox.aclose()
+
+
+async def test_concurrent_runs_do_not_see_each_other() -> None:
+    writer = Sample(completion="import os, time\ndef mark():\n    open('/tmp/mark', 'w').write('x')\n"
+                    "    time.sleep(1.5)\n    return os.getpid()\n", reference="assert mark() > 1")
+    reader = Sample(completion="import os, time\ndef look():\n    time.sleep(0.5)\n    return os.listdir('/tmp'), "
+                    "os.getpid()\n", reference="files, pid = look()\nassert files == []\nassert pid > 1")
+    scores = await score_many([writer, reader, reader])
+    for score in scores:
+        assert_all_passed(score)
+
+
+async def test_fork_server_death_is_sandbox_error_and_the_next_run_recovers() -> None:
+    sandbox = Sandbox()
+    await sandbox.start()
+    try:
+        spec = parse_reference("assert slow() == 1")
+        run = asyncio.create_task(sandbox.run("import time\ndef slow():\n    time.sleep(3)\n    return 1\n", spec,
+                                              Limits()))
+        await asyncio.sleep(0.5)
+        forkserver = sandbox._forkserver
+        assert forkserver is not None and forkserver._proc is not None
+        forkserver._proc.kill()  # the seam: the fork server (bwrap and all in it) dies mid-run
+        with pytest.raises(sandbox_module.SandboxFailure):
+            await run
+        report = await sandbox.run("def slow():\n    return 1\n", spec, Limits())
+        assert report["results"][0]["passed"] is True
+    finally:
+        await sandbox.aclose()

@@ -5,10 +5,10 @@ This file is not imported by referee. The host compiles it and hands it, with `m
 restarted after a crash is a new interpreter that gets it through `BOOTSTRAP` (run as `python -I -S -c`). It
 uses the standard library's C modules only (no `json`, `re`, `signal`, `enum`: each costs milliseconds).
 
-Processes, in the sandbox's PID namespace (see sandbox.py for the namespaces themselves):
-- the harness is PID 1 (of the run's new PID namespace). The kernel drops SIGKILL and SIGSTOP sent to a namespace's init from inside it, and
+Processes, in the run's PID namespace (see sandbox.py for the namespaces themselves):
+- the harness is PID 1. The kernel drops SIGKILL and SIGSTOP sent to a namespace's init from inside it, and
   every other signal for which init has no handler: the candidate cannot kill it. seccomp denies ptrace,
-  process_vm_* and pidfd_getfd, and /proc is not mounted: the candidate cannot read or patch its memory.
+  process_vm_* and pidfd_getfd, and /proc is empty: the candidate cannot read or patch its memory.
 - the candidate runs in a separate process. In "rpc" mode (asserts, `test_*` functions, `check(candidate)`)
   it is forked *before* the harness reads the tests (second frame), so its memory never held them; after a
   crash or a timeout a fresh interpreter is exec'd. The test code runs in the harness; each call into the
@@ -951,7 +951,8 @@ def _harness_main(params: dict) -> None:
             report.update(harness.run_rpc(tests, budget_end))
         else:
             report.update(harness.run_stdio(tests, budget_end))
-        harness.runner.kill()
+        if not params["pid_namespace"]:
+            harness.runner.kill()  # with a PID namespace, this process's exit takes every other one with it
         report["complete"] = True
     except BaseException as exc:
         report["complete"] = False

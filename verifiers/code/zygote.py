@@ -191,6 +191,9 @@ def _serve(control: socket.socket) -> None:
 
 
 if __name__ == "__referee_harness__":
+    import gc
+
+    gc.freeze()  # what is loaded now stays put: forks do not copy pages just for the collector to walk them
     _ctl = socket.socket(fileno=_P["control_fd"])
     socket.send_fds(_ctl, [marshal.dumps({"ready": True})], [])
     _serve(_ctl)
