@@ -1,0 +1,70 @@
+"""TRL's `GRPOTrainer` with three measurements added, and nothing else changed.
+
+- generation and reward time go into the `StepClock` (the step-time split);
+- the spread of completion lengths (`completions/std_length`; TRL logs mean, min and max);
+- every completion with its score or unscored reason is appended to `<output_dir>/completions.jsonl`,
+  so what the policy learned to write can be read next to the curves.
+
+It overrides two private methods of TRL 1.16 (`_generate`, `_calculate_rewards`) by wrapping them: the
+seams TRL itself times with `profiling_context`. `tests/trainer/test_grpo.py` fails if they move.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from trl import GRPOTrainer
+
+from referee.verifiers import Score
+
+from .callbacks import StepClock
+from .reward_fn import ServiceReward, as_text
+
+__all__ = ["InstrumentedGRPOTrainer"]
+
+
+class InstrumentedGRPOTrainer(GRPOTrainer):
+    def __init__(self, *args: Any, clock: StepClock, completions_file: Path | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.clock = clock
+        self.completions_file = completions_file
+
+    def _generate(self, prompts: list[Any]) -> Any:
+        with self.clock.measure("generation"):
+            out = super()._generate(prompts)
+        completion_ids = out[1]
+        if self.model is not None and self.model.training and completion_ids:
+            lengths = [len(ids) for ids in completion_ids]
+            self.clock.count_tokens(sum(lengths))
+            self._metrics["train"]["completions/std_length"].append(statistics.pstdev(lengths))
+        return out
+
+    def _calculate_rewards(self, inputs: list[dict[str, Any]], prompts: list[Any], completions: list[Any],
+                           completion_ids_list: list[Any]) -> Any:
+        with self.clock.measure("reward"):
+            rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        training = self.model is not None and self.model.training
+        if self.completions_file is not None and self.accelerator.is_main_process and training:
+            self._write_completions(inputs, prompts, completions)
+        return rewards
+
+    def _write_completions(self, inputs: list[dict[str, Any]], prompts: list[Any], completions: list[Any]) -> None:
+        assert self.completions_file is not None
+        scores: list[Score] | None = None
+        for func in self.reward_funcs:
+            if isinstance(func, ServiceReward) and len(func.last_scores) == len(prompts):
+                scores = func.last_scores
+                break
+        with open(self.completions_file, "a") as f:
+            for i, (row, prompt, completion) in enumerate(zip(inputs, prompts, completions, strict=True)):
+                record: dict[str, Any] = {"step": self.state.global_step + 1,
+                                          "prompt": as_text(prompt[-1] if isinstance(prompt, list) else prompt),
+                                          "completion": as_text(completion), "reference": row.get("reference")}
+                if scores is not None:
+                    reason = scores[i].reason
+                    record["reward"] = scores[i].value
+                    record["reason"] = None if reason is None else reason.value
+                f.write(json.dumps(record) + "\n")
