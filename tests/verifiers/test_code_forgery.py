@@ -277,3 +277,37 @@ async def test_values_cross_exactly() -> None:
         assert sum(x for x in gen(4)) == 6
         """)
     assert score.value == 1.0, score.details
+
+
+async def test_hostile_values_fail_tests_instead_of_breaking_the_run() -> None:
+    """Anything that made the harness fail would turn a 0 into an unscored result."""
+    score = await score_one("""
+        deep = []
+        for _ in range(100_000):
+            deep = [deep]
+        def nested():
+            return deep
+        def cyclic():
+            x = []
+            x.append(x)
+            return x
+        def huge():
+            return "x" * (20 << 20)
+        def weird_int():
+            return 10 ** 5000
+        """, """
+        assert nested() == []
+        assert cyclic() == []
+        assert huge() == ""
+        assert weird_int() == 0
+        """)
+    assert score.reason is None and score.value == 0.0, score.details
+
+
+async def test_output_flood_over_many_cases_fails_them_instead_of_breaking_the_run() -> None:
+    cases = ", ".join(['{"input": "", "output": "1"}'] * 40)
+    score = await score_one("""
+        import sys
+        sys.stdout.write("\\u20ac" * (1 << 20))
+        """, f"[{cases}]", output_kb=4096)
+    assert score.reason is None and score.value == 0.0, score.details.get("error")

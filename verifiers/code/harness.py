@@ -53,6 +53,7 @@ BOOTSTRAP = (
 _G = globals()  # BOOTSTRAP puts CODE (this module's code), PARAMS and READ (stdin reader) here
 MAX_MESSAGE = 16 << 20  # bytes in one frame between harness and candidate
 MAX_ERROR = 300  # characters of an error message kept in the report
+REPORT_OUTPUT_BUDGET = 32 << 20  # bytes of stdout (JSON-escaped) in one stdio report; the host reads 64 MiB
 MODULE_NAME = "solution"  # __name__ of the candidate's module in rpc mode: `if __name__ == "__main__"` stays off
 
 
@@ -612,8 +613,8 @@ class Harness:
         raise Unsupported(f"the test passed a {t.__name__} to the candidate; only plain data can cross the sandbox")
 
     def dec(self, raw, depth: int = 0):
-        if depth > 1000:
-            raise CandidateError("the candidate returned a value nested deeper than 1000 levels")
+        if depth > 200:  # well inside the interpreter's recursion limit
+            raise CandidateError("the candidate returned a value nested deeper than 200 levels")
         t = type(raw)
         if raw is None or t is bool or t is int or t is float or t is str:
             return raw
@@ -712,8 +713,8 @@ class Harness:
             else:
                 try:
                     ns[name] = self.dec(raw)
-                except CandidateError:
-                    ns[name] = Remote(self, name, None)
+                except (CandidateError, RecursionError, MemoryError, TypeError, ValueError):
+                    ns[name] = Remote(self, name, None)  # whatever the candidate sent: it cannot stop the run
         entry = self.params.get("entry_point")
         if entry:
             ns["candidate"] = ns.get(entry, Remote(self, entry, None))
@@ -890,11 +891,18 @@ class Harness:
 
     def run_stdio(self, tests: dict, budget_end: float) -> dict:
         results = []
+        budget = REPORT_OUTPUT_BUDGET  # of JSON-escaped stdout in the report: floods fail cases, not the run
         for data in tests["inputs"]:
             if time.monotonic() >= budget_end:
                 results.append({"status": "not_run", "stdout": "", "stderr": ""})
+                continue
+            result = self.run_case(data, budget_end)
+            size = len(_json.encode_basestring_ascii(result["stdout"]))
+            if size > budget:
+                result.update(status="output_limit", stdout="")
             else:
-                results.append(self.run_case(data, budget_end))
+                budget -= size
+            results.append(result)
         return {"results": results}
 
 
