@@ -463,9 +463,9 @@ class Runner:
         except TestTimeout:
             self.kill()
             return {"e": ["TimeoutError", "defining the candidate's code did not finish in time"]}
-        except CandidateDied as exc:
+        except Exception as exc:  # CandidateDied, or MemoryError from what it sent: the candidate's doing
             self.kill()
-            return {"e": ["CandidateDied", str(exc)]}
+            return {"e": ["CandidateDied", _safe_str(exc)]}
         if type(load) is not dict or not (type(load.get("names")) is dict or type(load.get("e")) is list):
             self.kill()
             return {"e": ["CandidateDied", "the candidate answered the load with a malformed message"]}
@@ -726,7 +726,7 @@ class Harness:
             try:
                 self.runner.spawn(fresh_interpreter=True)
                 load = self.runner.wait_loaded(min(time.monotonic() + self.limits["timeout_s"], budget_end))
-            except OSError as exc:  # e.g. fork failed: the candidate's processes are all gone by now, so rare
+            except Exception as exc:  # e.g. fork failed: the candidate's processes are all gone by now, so rare
                 self.runner.kill()
                 load = {"e": [type(exc).__name__, _safe_str(exc)]}
             if "e" in load:
