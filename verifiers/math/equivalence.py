@@ -280,8 +280,9 @@ def _half_unit(g: Node) -> Any:
 
 
 def _pointwise_equal(g: Node, r: Node, symbols: list[str]) -> bool | None:
+    """True/False when enough points decide; None when too few points are defined on both sides."""
     rng = random.Random(20240601)
-    valid = 0
+    valid = mismatched = 0
     with CTX.workdps(_POINT_DPS):
         tol = CTX.mpf(10) ** -_POINT_TOL
         for env in _points(rng, symbols):
@@ -292,13 +293,16 @@ def _pointwise_equal(g: Node, r: Node, symbols: list[str]) -> bool | None:
             if not (CTX.isfinite(vg) and CTX.isfinite(vr)):
                 continue
             if _is_real(vg) != _is_real(vr):
+                mismatched += 1
                 continue  # a domain difference (ln(x^2) and 2 ln x for x < 0), not a disagreement
             if abs(vg - vr) > tol * max(1, abs(vg), abs(vr)):
                 return False
             valid += 1
             if valid >= 6:
                 return True
-    return True if valid >= _MIN_POINTS else None
+    if valid >= _MIN_POINTS:
+        return True
+    return False if mismatched >= _MIN_POINTS else None  # real on one side only, nearly everywhere
 
 
 def _proportional(fg: Node, fr: Node, *, positive: bool) -> bool:

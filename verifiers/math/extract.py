@@ -47,6 +47,9 @@ _PROSE = re.compile(r"[A-Za-z]{2,}")
 _REMARK = re.compile(r"(?<=\S)\s*\((?=[^()]*(?<![\\A-Za-z])[A-Za-z]{3,})[^()]*\)\s*$")
 # Math spans; an inline span neither starts nor ends with a space, so "costs $7 = $35" holds none.
 _SPAN = re.compile(r"\$\$(.+?)\$\$|\$(?!\s)([^$]*?[^\s$])\$|\\\((.+?)\\\)|\\\[(.+?)\\\]")
+_TAIL_CHARS = 2000
+"""An answer is read from at most this many characters (after its phrase, or at the end of the last line)."""
+_MAX_HEDGE = 20
 _FINISHED = re.compile(r"[.!)\]]\**\s*$")
 _HEDGE_GAP = re.compile(r"\s*(?:,|or|and|/|,\s*or|or\s+maybe|or\s+possibly)\s*", re.IGNORECASE)
 
@@ -163,7 +166,7 @@ def _last_phrase(text: str) -> Extraction | None:
 
 def _span(rest: str) -> str:
     """The answer at the start of `rest`: to the end of its sentence or line, display math kept whole."""
-    rest = rest.lstrip(" \t*:")
+    rest = rest[:_TAIL_CHARS].lstrip(" \t*:")
     for opener, closer in (("$$", "$$"), ("\\[", "\\]")):
         if rest.startswith(opener):
             end = rest.find(closer, len(opener))
@@ -189,7 +192,7 @@ def _last_line_answer(text: str) -> str | None:
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if not lines:
         return None
-    line = lines[-1].strip()
+    line = lines[-1].strip()[-_TAIL_CHARS:]
     if len(line) <= 200 and not _PROSE.search(_COMMANDS.sub(" ", line)) and not line.endswith("="):
         return line  # the last line is bare math: `\frac{10}{9}`, `1 000`, `x^2 + 1`
     items = [(m.start(), m.end(), next(g for g in m.groups() if g is not None)) for m in _SPAN.finditer(line)]
@@ -202,8 +205,7 @@ def _last_line_answer(text: str) -> str | None:
         return None  # "... = 42 and then": the line goes on past its last number: cut off, not an answer
     picked = [items[-1]]
     for prev in reversed(items[:-1]):
-        if _HEDGE_GAP.fullmatch(line[prev[1] : picked[0][0]]):
-            picked.insert(0, prev)
-        else:
+        if len(picked) > _MAX_HEDGE or not _HEDGE_GAP.fullmatch(line[prev[1] : picked[-1][0]]):
             break
-    return " or ".join(p[2].strip() for p in picked)
+        picked.append(prev)
+    return " or ".join(p[2].strip() for p in reversed(picked))

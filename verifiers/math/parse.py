@@ -321,7 +321,9 @@ class _Parser:
         if self.at("OPEN", "{"):
             self.take()
             self.enter()
+            outer, self.abs_depth = self.abs_depth, 0  # `|\frac{1}{|x|}|`: bars inside braces pair up inside
             node = self.list_()
+            self.abs_depth = outer
             self.depth -= 1
             self.expect("CLOSE", "}")
             return node
@@ -363,7 +365,9 @@ class _Parser:
         self.enter()
         closers = {"(": (")", "]"), "[": ("]", ")"), "{": ("}",), "{s": ("}s",), "<": (">",),
                    "floor": ("floor",), "ceil": ("ceil",)}[opener]
+        outer, self.abs_depth = self.abs_depth, 0
         inner = None if self.peek().kind == "CLOSE" else self.list_()
+        self.abs_depth = outer
         close = self.expect("CLOSE")
         if close.value not in closers:
             raise ParseError(f"bracket {opener!r} closed by {close.value!r}")
