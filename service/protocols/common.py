@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import Request
+from pydantic import BaseModel
 
 from referee.verifiers import Sample, Score
 
@@ -26,8 +27,8 @@ from ..errors import ApiError
 from ..routes import check_limits, run_scoring
 from ..schemas import ComponentSpec
 
-__all__ = ["SourceSpec", "parse_options", "parse_source", "score_resolved", "score_samples", "source_label",
-           "with_options"]
+__all__ = ["SourceSpec", "json_body", "parse_options", "parse_source", "score_resolved", "score_samples",
+           "source_label", "with_options"]
 
 SourceSpec = str | list[ComponentSpec]
 
@@ -88,6 +89,29 @@ def with_options(spec: SourceSpec, options: Mapping[str, Any],
             raise ApiError(422, f"options.{key}: expected a JSON object of that source's options")
     components = [c.model_copy(update={"options": dict(options.get(c.source, c.options))}) for c in spec]
     return components, ({} if on_unscored is None else {"on_unscored": on_unscored})
+
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` documenting a route's JSON body (routes parse their bodies themselves, from bytes).
+
+    The model's schema is inlined (its `$defs` resolved in place, no recursive models), since the app's
+    OpenAPI components do not hold it.
+    """
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline({**defs[ref.removeprefix("#/$defs/")], **{k: v for k, v in node.items() if k != "$ref"}})
+            # a discriminator's mapping points into $defs too; oneOf alone describes the same bodies
+            return {k: inline(v) for k, v in node.items() if k != "discriminator"}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": inline(schema)}}}}
 
 
 def source_label(spec: SourceSpec) -> str:

@@ -33,7 +33,7 @@ from referee.verifiers import Sample, Score, UnscoredReason
 from ..auth import require_api_key
 from ..errors import ApiError, describe_errors
 from ..schemas import ComponentSpec
-from .common import SourceSpec, parse_options, parse_source, score_resolved, score_samples
+from .common import SourceSpec, json_body, parse_options, parse_source, score_resolved, score_samples
 
 __all__ = ["FAILURE_KINDS", "RefereeBlock", "completion_text", "prompt_text", "router"]
 
@@ -71,8 +71,8 @@ def _content_text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content
-                       if isinstance(p, Mapping) and p.get("type") in ("input_text", "output_text", "text"))
+        return "".join(p["text"] for p in content if isinstance(p, Mapping) and isinstance(p.get("text"), str)
+                       and p.get("type") in ("input_text", "output_text", "text"))
     return ""
 
 
@@ -81,7 +81,7 @@ def prompt_text(params: Mapping[str, Any]) -> str:
     given = params.get("input")
     if isinstance(given, str):
         return given
-    messages = [m for m in given or [] if isinstance(m, Mapping) and "content" in m]
+    messages = [m for m in given if isinstance(m, Mapping) and "content" in m] if isinstance(given, list) else []
     if len(messages) == 1:
         return _content_text(messages[0]["content"])
     return "\n\n".join(f"{m.get('role', 'user')}: {_content_text(m['content'])}" for m in messages)
@@ -89,7 +89,8 @@ def prompt_text(params: Mapping[str, Any]) -> str:
 
 def completion_text(response: Mapping[str, Any]) -> str:
     """The text of the last assistant message in a Responses API `output` (reasoning and tool calls left out)."""
-    for item in reversed(response.get("output") or []):
+    output = response.get("output")
+    for item in reversed(output if isinstance(output, list) else []):
         if isinstance(item, Mapping) and item.get("type") == "message" and item.get("role", "assistant") == "assistant":
             return _content_text(item.get("content"))
     return ""
@@ -153,12 +154,14 @@ async def _verify(request: Request, path_source: str | None = None, options: str
     return _answer(json.loads(raw), scores[0], spec)
 
 
-@router.post("/verify", summary="NeMo Gym resources server: verify (source from the row's `referee` object)")
+@router.post("/verify", summary="NeMo Gym resources server: verify (source from the row's `referee` object)",
+             openapi_extra=json_body(VerifyRequest))
 async def verify(request: Request) -> dict[str, Any]:
     return await _verify(request)
 
 
-@router.post("/nemo_gym/{source}/verify", summary="NeMo Gym resources server: verify with the source in the path")
+@router.post("/nemo_gym/{source}/verify", summary="NeMo Gym resources server: verify with the source in the path",
+             openapi_extra=json_body(VerifyRequest))
 async def verify_source(
     request: Request,
     source: str,
@@ -174,8 +177,8 @@ async def seed_session(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
         body = json.loads(raw) if raw else {}
-    except json.JSONDecodeError as exc:
-        raise ApiError(422, f"body: not JSON ({exc.msg})") from exc
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested too deep
+        raise ApiError(422, f"body: not JSON ({type(exc).__name__})") from exc
     if isinstance(body, dict) and isinstance(body.get("resources_session_id"), str):
         return {"resources_session_id": body["resources_session_id"]}
     return {}

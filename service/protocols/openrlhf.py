@@ -32,7 +32,7 @@ from referee.verifiers import Sample, Score
 
 from ..auth import require_api_key
 from ..errors import ApiError, describe_errors
-from .common import parse_options, parse_source, score_samples
+from .common import json_body, parse_options, parse_source, score_samples
 
 __all__ = ["GetRewardRequest", "completion_of", "router"]
 
@@ -86,7 +86,8 @@ def _value(score: Score, fill: float) -> float:
     return fill if score.value is None else score.value
 
 
-@router.post("/openrlhf/{source}/get_reward", summary="OpenRLHF remote reward model (--remote_rm_url)")
+@router.post("/openrlhf/{source}/get_reward", summary="OpenRLHF remote reward model (--remote_rm_url)",
+             openapi_extra=json_body(GetRewardRequest))
 async def get_reward(
     request: Request,
     source: str,

@@ -20,7 +20,7 @@ from tests.conftest import API_KEY
 
 @pytest.fixture(scope="module")
 def client(keyed_service: LocalService) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=keyed_service.url + "/v1", api_key=API_KEY, max_retries=0, timeout=60) as c:
+    with openai.OpenAI(base_url=keyed_service.url + "/v1", api_key=API_KEY, max_retries=0, timeout=600) as c:
         yield c
 
 

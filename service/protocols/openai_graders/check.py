@@ -55,6 +55,8 @@ def _check_python(grader: PythonGrader, loc: list[str]) -> None:
         tree = ast.parse(grader.source)
     except SyntaxError as exc:
         raise SpecError([*loc, "source"], f"not valid Python: {exc.msg} (line {exc.lineno})") from exc
+    except (ValueError, RecursionError, MemoryError) as exc:  # null bytes; nesting too deep to parse
+        raise SpecError([*loc, "source"], f"not valid Python: {type(exc).__name__}: {exc}") from exc
     grades = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == "grade"]
     if not grades:
         raise SpecError([*loc, "source"], "defines no top-level function `grade(sample, item)`")

@@ -79,7 +79,7 @@ def sample_namespaces(model_sample: str) -> tuple[dict[str, Any], dict[str, Any]
     template: dict[str, Any] = {"output_text": model_sample}
     try:
         template["output_json"] = json.loads(model_sample)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: no output_json
         pass
     python: dict[str, Any] = {"choices": [], "output_text": model_sample, "output_json": template.get("output_json"),
               "output_tools": [], "output_audio": None}
@@ -109,6 +109,8 @@ async def _text_similarity(g: TextSimilarityGrader, ctx: Context) -> Outcome:
         return Outcome.failed("unresponsive_reward_error", f"{g.evaluation_metric}: {exc}")
     except WorkerDied as exc:
         return Outcome.failed("other_error", f"{g.evaluation_metric}: {exc}")
+    except Exception as exc:  # the metric library raised on this text
+        return Outcome.failed("other_error", f"{g.evaluation_metric}: {type(exc).__name__}: {exc}")
     return Outcome(value)
 
 

@@ -58,6 +58,8 @@ class Formula:
             tree = ast.parse(source, mode="eval")
         except SyntaxError as exc:
             raise FormulaError(f"calculate_output {text!r}: not a formula ({exc.msg} at column {exc.offset})") from exc
+        except (ValueError, RecursionError, MemoryError) as exc:  # null bytes; nesting too deep to parse
+            raise FormulaError(f"calculate_output {text!r}: not a formula ({type(exc).__name__})") from exc
         if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
             raise FormulaError(f"calculate_output: more than {MAX_NODES} terms")
         self._tree = tree.body

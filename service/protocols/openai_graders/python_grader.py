@@ -19,7 +19,7 @@ import math
 import secrets
 from typing import Any
 
-from referee.verifiers.code import Limits, Sandbox, SandboxFailure, SandboxUnavailable, TestSpec, preflight
+from referee.verifiers.code import Limits, Sandbox, SandboxUnavailable, TestSpec, preflight
 from referee.verifiers.code.sandbox import Isolation
 
 from .engine import Context, Outcome
@@ -84,7 +84,7 @@ async def run(grader: Any, ctx: Context) -> Outcome:
                                                             concurrency=runtime.pool.max_workers))
     try:
         report = await sandbox.run(code, spec, limits)
-    except (SandboxUnavailable, SandboxFailure) as exc:
+    except Exception as exc:  # SandboxUnavailable, SandboxFailure, or the host refusing to start a process
         return Outcome.failed("python_grader_server_error", f"{grader.name}: the code sandbox failed: {exc}",
                               python_grader_server_error_type=type(exc).__name__)
     case = report["results"][0]

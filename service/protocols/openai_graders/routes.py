@@ -15,6 +15,7 @@ Point the OpenAI SDK at the service (`OpenAI(base_url="http://HOST:8000/v1", api
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any, TypeVar
 
@@ -23,12 +24,15 @@ from pydantic import BaseModel, ValidationError
 
 from ...auth import require_api_key
 from ...errors import ApiError, describe_errors
+from ..common import json_body
 from . import model_grader, python_grader
 from .check import SpecError, check
 from .engine import ERROR_DETAILS, ERROR_FLAGS, Context, Outcome, grade, sample_namespaces
 from .spec import RunRequest, ValidateRequest
 
 __all__ = ["router"]
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(dependencies=[Depends(require_api_key)], tags=["openai-graders"])
 
@@ -53,7 +57,8 @@ def _check(request: Request, grader: Any) -> None:
                        [{"loc": exc.loc, "msg": exc.message, "type": "grader_spec"}]) from exc
 
 
-@router.post("/v1/fine_tuning/alpha/graders/validate", summary="Validate an OpenAI grader spec")
+@router.post("/v1/fine_tuning/alpha/graders/validate", summary="Validate an OpenAI grader spec",
+             openapi_extra=json_body(ValidateRequest))
 async def validate(request: Request) -> dict[str, Any]:
     req = await _parse(request, ValidateRequest)
     _check(request, req.grader)
@@ -66,7 +71,8 @@ def _errors(outcome: Outcome) -> dict[str, Any]:
     return errors
 
 
-@router.post("/v1/fine_tuning/alpha/graders/run", summary="Run an OpenAI grader on one model sample")
+@router.post("/v1/fine_tuning/alpha/graders/run", summary="Run an OpenAI grader on one model sample",
+             openapi_extra=json_body(RunRequest))
 async def run(request: Request) -> dict[str, Any]:
     req = await _parse(request, RunRequest)
     _check(request, req.grader)
@@ -82,6 +88,9 @@ async def run(request: Request) -> dict[str, Any]:
     except TimeoutError:
         outcome = Outcome.failed("unresponsive_reward_error", f"no result within the request deadline of "
                                  f"{settings.request_timeout_s:g}s (REFEREE_REQUEST_TIMEOUT_S)")
+    except Exception as exc:  # a bug in a grader: this run is unscored, the service goes on
+        log.exception("grader %r failed", req.grader.name)
+        outcome = Outcome.failed("other_error", f"internal error running the grader: {type(exc).__name__}: {exc}")
     elapsed = time.perf_counter() - start
     sub = dict(outcome.sub) if req.grader.type == "multi" else {}
     return {
