@@ -123,6 +123,8 @@ STRUCTURES: list[Row] = [
     ("(-\\infty, -1] \\cup [2, \\infty)", "So $\\boxed{(-\\infty, -1) \\cup (2, \\infty)}$.", False),
     ("x > 3", "The answer is $(3, \\infty)$.", True),
     ("(-\\infty, 0) \\cup (0, \\infty)", "The domain is \\boxed{\\mathbb{R} \\setminus \\{0\\}}.", True),
+    ("(1, 3]", "So $\\boxed{x > 1 \\text{ and } x \\le 3}$.", True),
+    ("(1, 3)", "So $\\boxed{x > 1 \\text{ or } x < 3}$.", False),
     # sets against tuples; several answers
     ("\\{1, 2, 3\\}", "The set is $\\boxed{\\{3, 2, 1\\}}$.", True),
     ("(1, 2)", "The point is $\\boxed{(1, 2)}$.", True),

@@ -24,8 +24,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .evaluate import free_symbols
+from .evaluate import CTX, Undefined, free_symbols, numeric
 from .lexer import ParseError
+from .limits import TooExpensive
 from .parse import Node
 
 __all__ = ["Form", "interpret", "normalize_text"]
@@ -85,9 +86,11 @@ def interpret(node: Node) -> Form:
 
 def _list(items: tuple[Node, ...], seps: tuple[str, ...]) -> Form:
     forms = [interpret(n) for n in items]
-    if forms and all(f[0] == "ivls" for f in forms) and ("or" in seps or any(len(f[1]) != 1 for f in forms)
-                                                       or all(n[0] == "rel" for n in items)):
-        return ("ivls", tuple(iv for f in forms for iv in f[1]))
+    if forms and all(f[0] == "ivls" for f in forms):
+        if set(seps) == {"and"} and all(n[0] == "rel" and len(f[1]) == 1 for n, f in zip(items, forms, strict=True)):
+            return _intersection([f[1][0] for f in forms])  # x > 1 and x < 3
+        if "or" in seps or any(len(f[1]) != 1 for f in forms) or all(n[0] == "rel" for n in items):
+            return ("ivls", tuple(iv for f in forms for iv in f[1]))
     flat: list[Form] = []
     for node, form in zip(items, forms, strict=True):
         if _is_plus_minus(node):  # `x = 1 \pm 2, 5` lists three answers
@@ -95,6 +98,26 @@ def _list(items: tuple[Node, ...], seps: tuple[str, ...]) -> Form:
         else:
             flat.append(form)
     return ("coll", "list", tuple(flat))
+
+
+def _intersection(intervals: list[tuple[Node, Node, bool, bool]]) -> Form:
+    lo, hi, lo_closed, hi_closed = intervals[0]
+    for nlo, nhi, nlc, nhc in intervals[1:]:
+        if _value(nlo) > _value(lo) or (nlo == lo and not nlc):
+            lo, lo_closed = nlo, nlc
+        if _value(nhi) < _value(hi) or (nhi == hi and not nhc):
+            hi, hi_closed = nhi, nhc
+    if _value(lo) > _value(hi):
+        return ("coll", "set", ())
+    return ("ivls", ((lo, hi, lo_closed, hi_closed),))
+
+
+def _value(node: Node) -> float:
+    try:
+        with CTX.workdps(20):
+            return float(CTX.re(numeric(node)))
+    except (Undefined, TooExpensive) as exc:
+        raise ParseError("an interval bound without a value") from exc
 
 
 def _is_plus_minus(node: Node) -> bool:

@@ -70,16 +70,18 @@ _SPACE = re.compile(r"\s+")
 
 def strip_math_delimiters(text: str) -> str:
     """`$x$`, `$$x$$`, `\\(x\\)`, `\\[x\\]` -> `x`; other `$` signs are left for the caller."""
-    text = text.strip()
-    changed = True
-    while changed and text:
-        changed = False
+    start, end = 0, len(text)
+    while True:
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
         for left, right in _DELIMS:
-            if len(text) >= len(left) + len(right) and text.startswith(left) and text.endswith(right):
-                text = text[len(left) : len(text) - len(right)].strip()
-                changed = True
+            if end - start >= len(left) + len(right) and text.startswith(left, start) and text.endswith(right, 0, end):
+                start, end = start + len(left), end - len(right)
                 break
-    return text
+        else:
+            return text[start:end]
 
 
 def _mixed(match: re.Match[str]) -> str:
