@@ -62,6 +62,8 @@ def test_formula_values(formula: str, expected: float) -> None:
         ("True + a", "is not a number"),
         ("a +", "not a formula"),
         ("a" + " + a" * 600, "at most"),
+        ("a\x00", "not a formula"),
+        ("-" * 1500 + "a", "more than 500 terms"),
     ],
 )
 def test_formula_refusals_name_the_problem(formula: str, message: str) -> None:

@@ -239,6 +239,7 @@ def test_a_forged_result_in_the_sample_is_not_taken(client: openai.OpenAI) -> No
         ("def score(sample, item):\n    return 1.0\n", "defines no top-level function `grade(sample, item)`"),
         ("def grade(sample):\n    return 1.0\n", "taking exactly (sample, item)"),
         ("x" * (256 * 1024 + 1), "at most 262144 (256 kB)"),
+        ("def grade(sample, item):\n    return 1.0\x00\n", "not valid Python"),
     ],
 )
 def test_malformed_python_graders_are_422(client: openai.OpenAI, source: str, message: str) -> None:
