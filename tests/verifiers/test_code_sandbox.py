@@ -491,12 +491,14 @@ async def test_sandbox_that_cannot_start_is_unscored_sandbox_error() -> None:
 
 
 async def test_broken_harness_report_is_sandbox_error_never_a_score(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def garbage(*args: Any) -> tuple[bytes, bytes, int]:
-        return b'{"complete": true, "nonce": "guess", "results": [{"passed": true}]}', b"", 0
+    async def forged_report(stdin_w: int, report_r: int, payload: bytes) -> bytes:
+        os.close(stdin_w)  # the run gets no payload and ends
+        os.close(report_r)
+        return b'{"complete": true, "nonce": "guess", "results": [{"passed": true}]}'
 
     sandbox = Sandbox()
     await sandbox.start()
-    monkeypatch.setattr(sandbox, "_run_forked", garbage)
+    monkeypatch.setattr(sandbox_module, "_exchange", forged_report)  # the seam: the report channel
     try:
         with pytest.raises(sandbox_module.SandboxFailure, match="nonce"):
             await sandbox.run("def f():\n    return 1\n", parse_reference("assert f() == 1"), Limits())

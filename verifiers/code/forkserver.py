@@ -1,9 +1,10 @@
 """The host's side of the fork server (zygote.py): start it in bwrap, ask it for runs, kill runs by pidfd.
 
-One `ForkServer` per `Sandbox`. `spawn_run(disk_bytes, stdin_fd, report_fd)` hands the two pipe ends to the
-fork server over a SOCK_SEQPACKET socket (SCM_RIGHTS) and returns a pidfd of the run's monitor process; the
-caller writes the payload, reads the report, and kills the monitor through the pidfd at its deadline (the
-run's PID 1 has PR_SET_PDEATHSIG, so its whole PID namespace goes with it). If the fork server dies, every
+One `ForkServer` per `Sandbox`. `request_run(disk_bytes, stdin_fd, report_fd)` hands the two pipe ends to
+the fork server over a SOCK_SEQPACKET socket (SCM_RIGHTS) and returns a future of a pidfd for the run's
+monitor process; meanwhile the caller writes the payload and reads the report, and kills the monitor
+through the pidfd at its deadline (the run's PID 1 has PR_SET_PDEATHSIG, so its whole PID namespace goes
+with it). If the fork server dies, every
 run in flight fails (its report pipe closes without a report) and the next `spawn_run` starts a new one.
 """
 
@@ -35,7 +36,7 @@ class ForkServer:
         self._params = params
         self._proc: asyncio.subprocess.Process | None = None
         self._sock: socket.socket | None = None
-        self._pending: dict[int, asyncio.Future[tuple[dict[str, Any], list[int]]]] = {}
+        self._pending: dict[int, asyncio.Future[int]] = {}
         self._next_id = 0
         self._lock = asyncio.Lock()
         self._stderr_task: asyncio.Task[None] | None = None
@@ -93,11 +94,14 @@ class ForkServer:
             return
         reply = marshal.loads(msg)
         future = self._pending.pop(reply.get("id", -1), None)
-        if future is None or future.done():
+        if future is None or future.done() or "error" in reply or len(fds) != 1:
             for fd in fds:
                 os.close(fd)
+            if future is not None and not future.done():
+                future.set_exception(ForkServerError(
+                    f"the fork server could not start the run: {reply.get('error', 'no pidfd')}"))
             return
-        future.set_result((reply, fds))
+        future.set_result(fds[0])
 
     def _fail_all(self, why: str) -> None:
         if self._sock is not None:
@@ -110,8 +114,10 @@ class ForkServer:
                 future.set_exception(ForkServerError(why))
         self._pending.clear()
 
-    async def spawn_run(self, disk_bytes: int, stdin_fd: int, report_fd: int) -> int:
-        """Start one run reading `stdin_fd` and reporting to `report_fd`; the monitor's pidfd (caller closes)."""
+    async def request_run(self, disk_bytes: int, stdin_fd: int, report_fd: int) -> asyncio.Future[int]:
+        """Ask for one run reading `stdin_fd` and reporting to `report_fd`. Once this returns, the request
+        (with copies of both fds) is sent: close yours. The future gives the monitor's pidfd (yours to
+        close), or raises `ForkServerError`."""
         async with self._lock:
             if not self.alive:
                 await self.aclose()
@@ -119,7 +125,7 @@ class ForkServer:
         assert self._sock is not None
         self._next_id += 1
         request_id = self._next_id
-        future: asyncio.Future[tuple[dict[str, Any], list[int]]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         try:
             socket.send_fds(self._sock, [marshal.dumps({"id": request_id, "disk": disk_bytes})],
@@ -128,12 +134,7 @@ class ForkServer:
             self._pending.pop(request_id, None)
             self._fail_all(f"the fork server's socket failed: {exc}")
             raise ForkServerError(f"could not reach the fork server: {exc}") from exc
-        reply, fds = await future
-        if "error" in reply or len(fds) != 1:
-            for fd in fds:
-                os.close(fd)
-            raise ForkServerError(f"the fork server could not start the run: {reply.get('error', 'no pidfd')}")
-        return fds[0]
+        return future
 
     async def aclose(self) -> None:
         self._fail_all("the fork server was closed")

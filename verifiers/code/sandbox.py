@@ -173,6 +173,7 @@ class Sandbox:
         self._slots = asyncio.Semaphore(self.concurrency)
         self._interp: _Interpreter | None = None
         self._forkserver: ForkServer | None = None
+        self._reaping: set[asyncio.Task[None]] = set()
         self._start_lock = asyncio.Lock()
         # Neither file is imported here: both run inside the sandbox (zygote.py only makes sense there).
         self._sources = {name: Path(__file__).with_name(f"{name}.py").read_text(encoding="utf-8")
@@ -218,6 +219,7 @@ class Sandbox:
                    "accept much weaker isolation" if self.isolation != "rlimits" else ""))
 
     async def aclose(self) -> None:
+        await asyncio.gather(*self._reaping)
         if self._forkserver is not None:
             await self._forkserver.aclose()
             self._forkserver = None
@@ -242,7 +244,10 @@ class Sandbox:
     async def _self_test(self, interp: _Interpreter, forkserver: ForkServer | None) -> None:
         from .tests_spec import parse_reference
         spec = parse_reference("assert answer() == 42")
-        report = await self._run(interp, forkserver, "def answer():\n    return 42\n", spec, Limits(), None)
+        try:
+            report = await self._run(interp, forkserver, "def answer():\n    return 42\n", spec, Limits(), None)
+        except ForkServerError as exc:
+            raise SandboxFailure(str(exc)) from None
         if report["results"][0].get("passed") is not True:
             raise SandboxFailure(f"self-test did not pass: {report['results'][0]}")
 
@@ -269,14 +274,34 @@ class Sandbox:
         frame2 = marshal.dumps(tests)
         payload = b"%016x" % len(frame1) + frame1 + b"%016x" % len(frame2) + frame2
         deadline = limits.total_timeout_s + _STARTUP_GRACE_S
-        async with self._slots:
+        await self._slots.acquire()
+        release = True
+        try:
             started = time.monotonic()
             if forkserver is not None:
-                report, err, status = await self._run_forked(forkserver, payload, limits, deadline)
+                report, pidfd = await self._run_forked(forkserver, payload, limits, deadline)
+                # The report is complete; the run's processes are on their way out. Reap them in the
+                # background, holding the slot until they are gone, and answer now.
+                release = False
+                task = asyncio.create_task(self._reap(pidfd))
+                self._reaping.add(task)
+                task.add_done_callback(self._reaping.discard)
+                err, status = b"", 0
             else:
                 report, err, status = await self._run_direct(interp, payload, deadline)
             seconds = time.monotonic() - started
+        finally:
+            if release:
+                self._slots.release()
         return _validate(report, err, status, nonce, len(spec), seconds)
+
+    async def _reap(self, pidfd: int) -> None:
+        try:
+            if not await _wait_readable(pidfd, _SPAWN_TIMEOUT_S):
+                await _kill(pidfd)
+        finally:
+            os.close(pidfd)
+            self._slots.release()
 
     def _argv(self, interp: _Interpreter) -> list[str]:
         """The fork server's command line: bwrap around the interpreter (see the module docstring)."""
@@ -304,37 +329,40 @@ class Sandbox:
         return prefix + argv + command
 
     async def _run_forked(self, forkserver: ForkServer, payload: bytes, limits: Limits,
-                          deadline: float) -> tuple[bytes, bytes, int]:
+                          deadline: float) -> tuple[bytes, int]:
+        """The report, and the pidfd of the run's monitor (still running or just exited; the caller reaps)."""
         stdin_r, stdin_w = os.pipe()
         report_r, report_w = os.pipe()
-        pidfd = -1
         try:
-            try:
-                pidfd = await asyncio.wait_for(forkserver.spawn_run(limits.disk_mb << 20, stdin_r, report_w),
-                                               _SPAWN_TIMEOUT_S)
-            except (ForkServerError, TimeoutError) as exc:
-                raise SandboxFailure(str(exc) or "the fork server did not answer in time") from None
-            finally:
-                os.close(stdin_r)
-                os.close(report_w)
-            try:
-                report = await asyncio.wait_for(_exchange(stdin_w, report_r, payload), deadline)
-                stdin_w = report_r = -1  # closed by _exchange
-            except TimeoutError:
+            try:  # starts the fork server first if it is not running (bounded by its own ready timeout)
+                pidfd_future = await forkserver.request_run(limits.disk_mb << 20, stdin_r, report_w)
+            except ForkServerError as exc:
+                os.close(stdin_w)
+                os.close(report_r)
+                raise SandboxFailure(str(exc)) from None
+        finally:
+            os.close(stdin_r)
+            os.close(report_w)
+        # Write the payload while the fork server is still answering: the pipe holds it meanwhile.
+        exchange = asyncio.create_task(_exchange(stdin_w, report_r, payload))  # owns stdin_w and report_r
+        try:
+            pidfd = await asyncio.wait_for(asyncio.shield(pidfd_future), _SPAWN_TIMEOUT_S)
+        except (ForkServerError, TimeoutError) as exc:
+            exchange.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await exchange
+            pidfd_future.add_done_callback(_close_pidfd)  # it may still come
+            raise SandboxFailure(str(exc) or "the fork server did not answer in time") from None
+        try:
+            report = await asyncio.wait_for(exchange, deadline)
+        except BaseException as exc:
+            await _kill(pidfd)
+            os.close(pidfd)
+            if isinstance(exc, TimeoutError):
                 raise SandboxFailure(f"the harness did not report within {deadline:g}s (its own deadlines "
                                      "should have ended the run first); the sandbox was killed") from None
-            exited = await _wait_readable(pidfd, _SPAWN_TIMEOUT_S)
-            return report, b"", 0 if exited else -1
-        finally:
-            for fd in (stdin_w, report_r):
-                if fd >= 0:
-                    with contextlib.suppress(OSError):
-                        os.close(fd)
-            if pidfd >= 0:
-                with contextlib.suppress(ProcessLookupError, OSError):
-                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)  # no-op when it has exited
-                await _wait_readable(pidfd, _SPAWN_TIMEOUT_S)
-                os.close(pidfd)
+            raise
+        return report, pidfd
 
     async def _run_direct(self, interp: _Interpreter, payload: bytes, deadline: float) -> tuple[bytes, bytes, int]:
         """isolation='rlimits': the harness as a plain process in its own session and work dir."""
@@ -360,6 +388,18 @@ class Sandbox:
                     await proc.wait()
         finally:
             await asyncio.to_thread(shutil.rmtree, workdir, True)
+
+
+async def _kill(pidfd: int) -> None:
+    """SIGKILL the run's monitor (its PID 1 and namespace follow) and wait until it has exited."""
+    with contextlib.suppress(ProcessLookupError, OSError):
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)  # ESRCH once it has exited
+    await _wait_readable(pidfd, _SPAWN_TIMEOUT_S)
+
+
+def _close_pidfd(future: asyncio.Future[int]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        os.close(future.result())
 
 
 async def _wait_readable(fd: int, timeout: float) -> bool:
