@@ -24,26 +24,31 @@ service could not score gets `unscored_value` and the mask `referee_unscored` = 
 reward extra info (numbers only: verl averages every extra key). If the service is unreachable after the
 client's retries, `RewardServiceError` is raised: training stops rather than learn from made-up rewards.
 
-Only httpx is needed here (through `referee.service.client`); neither verl nor trl is imported.
+Connections are kept (per process for the blocking functions, per event loop for the coroutines);
+`close_clients()` / `await aclose_clients()` close them. Only httpx is needed here (through
+`referee.service.client`); neither verl nor trl is imported.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import json
 import os
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from referee.service.client import AsyncRewardClient, RewardClient, SourceSpec
 from referee.verifiers import Sample, Score
 
-__all__ = ["close_clients", "compute_score", "compute_score_async", "compute_score_batch",
+__all__ = ["aclose_clients", "close_clients", "compute_score", "compute_score_async", "compute_score_batch",
            "compute_score_batch_async"]
 
 _clients: dict[tuple[Any, ...], RewardClient] = {}
 _clients_lock = threading.Lock()
+_async_clients: dict[tuple[Any, ...], tuple[weakref.ref[asyncio.AbstractEventLoop], AsyncRewardClient]] = {}
 
 
 class _Settings:
@@ -124,6 +129,31 @@ def _client(settings: _Settings) -> RewardClient:
     return client
 
 
+def _async_client(settings: _Settings) -> AsyncRewardClient:
+    # An httpx.AsyncClient belongs to the event loop that made it, so one per loop (verl's reward workers
+    # keep theirs for the whole run). Making one costs tens of milliseconds (its TLS context), more than
+    # scoring a sample: a client per call would dominate compute_score_async.
+    loop = asyncio.get_running_loop()
+    key = (os.getpid(), id(loop), settings.url, settings.api_key, settings.timeout)
+    entry = _async_clients.get(key)
+    if entry is not None and entry[0]() is loop:
+        return entry[1]
+    for stale, (ref, _) in list(_async_clients.items()):
+        old = ref()
+        if old is None or old.is_closed():  # its loop is gone: the client cannot be used (nor closed) again
+            del _async_clients[stale]
+    client = AsyncRewardClient(settings.url, api_key=settings.api_key, timeout=settings.timeout)
+    _async_clients[key] = (weakref.ref(loop), client)
+    return client
+
+
+async def aclose_clients() -> None:
+    """Close the kept connections of the running event loop (call it before the loop ends)."""
+    loop = asyncio.get_running_loop()
+    for key in [k for k, (ref, _) in _async_clients.items() if ref() is loop]:
+        await _async_clients.pop(key)[1].aclose()
+
+
 @atexit.register
 def close_clients() -> None:
     """Close the kept connections of this process (also run at exit)."""
@@ -153,10 +183,8 @@ async def compute_score_async(data_source: str, solution_str: str, ground_truth:
                               **kwargs: Any) -> dict[str, float]:
     """verl's per-sample reward function, as a coroutine (verl's reward loop awaits it)."""
     settings = _Settings(kwargs)
-    # A client per call: an httpx.AsyncClient is bound to the event loop that made it.
-    async with AsyncRewardClient(settings.url, api_key=settings.api_key, timeout=settings.timeout) as client:
-        scores = await client.score(settings.source_for(str(data_source)),
-                                    [_sample(solution_str, ground_truth, extra_info)], settings.options)
+    scores = await _async_client(settings).score(settings.source_for(str(data_source)),
+                                                 [_sample(solution_str, ground_truth, extra_info)], settings.options)
     return _result(scores[0], settings)
 
 
@@ -190,10 +218,9 @@ async def compute_score_batch_async(data_sources: Sequence[Any], solution_strs: 
     settings = _Settings(kwargs)
     samples = _batch_samples(solution_strs, ground_truths, extra_infos)
     results: list[dict[str, float]] = [{} for _ in samples]
-    async with AsyncRewardClient(settings.url, api_key=settings.api_key, timeout=settings.timeout) as client:
-        for data_source, idx in _groups(data_sources).items():
-            scores = await client.score(settings.source_for(data_source), [samples[i] for i in idx],
-                                        settings.options)
-            for i, score in zip(idx, scores, strict=True):
-                results[i] = _result(score, settings)
+    client = _async_client(settings)
+    for data_source, idx in _groups(data_sources).items():
+        scores = await client.score(settings.source_for(data_source), [samples[i] for i in idx], settings.options)
+        for i, score in zip(idx, scores, strict=True):
+            results[i] = _result(score, settings)
     return results

@@ -69,6 +69,11 @@ async def test_per_sample_async_is_a_coroutine_function_for_verl(service: LocalS
     result = await compute_score(data_source="x", solution_str="\\boxed{\\frac{1}{2}}", ground_truth="0.5",
                                  extra_info=extra_info(0))
     assert result == {"score": 1.0, "referee_unscored": 0.0}
+    again = await compute_score(data_source="x", solution_str="\\boxed{3}", ground_truth="0.5", extra_info=None)
+    assert again == {"score": 0.0, "referee_unscored": 0.0}
+    assert len(module._async_clients) == 1  # one kept client for this loop, not one per call
+    await module.aclose_clients()
+    assert not module._async_clients
 
 
 def test_batch_keeps_order_and_routes_by_data_source(service: LocalService, module: ModuleType) -> None:
@@ -89,6 +94,7 @@ async def test_batch_async(service: LocalService, module: ModuleType) -> None:
     results = await compute(data_sources=["a", "b"], solution_strs=["The answer is 1", "2"],
                             ground_truths=[1, None], extra_infos=None)  # a non-string ground truth is sent as JSON
     assert results == [{"score": 1.0, "referee_unscored": 0.0}, {"score": 0.0, "referee_unscored": 1.0}]
+    await module.aclose_clients()
 
 
 def test_settings_from_the_environment(keyed_service: LocalService, module: ModuleType,
