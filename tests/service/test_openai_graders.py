@@ -135,6 +135,16 @@ def test_failed_sub_grader_fails_the_multi_and_formula_errors_are_flagged(client
     assert "float division by zero" in divided.metadata.to_dict()["referee"]["error"]
 
 
+def test_reference_answer_of_early_sdks_fills_the_item(keyed_service: LocalService) -> None:
+    import httpx
+
+    body = {"grader": check("eq", "{{ sample.output_text }}", "{{ item.reference_answer }}"),
+            "model_sample": "Paris", "reference_answer": "Paris"}
+    answer = httpx.post(keyed_service.url + "/v1/fine_tuning/alpha/graders/run", json=body, timeout=60,
+                        headers={"Authorization": f"Bearer {API_KEY}"})
+    assert answer.status_code == 200 and answer.json()["reward"] == 1.0
+
+
 def test_validate_echoes_the_grader(client: openai.OpenAI) -> None:
     grader = check("ilike", "{{ sample.output_text }}", "{{ item.answer }}")
     answer = client.fine_tuning.alpha.graders.validate(grader=grader)  # type: ignore[arg-type]

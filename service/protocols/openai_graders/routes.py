@@ -78,7 +78,7 @@ async def run(request: Request) -> dict[str, Any]:
     _check(request, req.grader)
     settings = request.app.state.settings
     template_sample, python_sample = sample_namespaces(req.model_sample)
-    ctx = Context(item=req.item or {}, sample=template_sample, python_sample=python_sample,
+    ctx = Context(item=req.item_namespace(), sample=template_sample, python_sample=python_sample,
                   runtime=request.app.state.runtime, timeout=settings.item_timeout_s,
                   python=python_grader.run, model=model_grader.run)
     start = time.perf_counter()

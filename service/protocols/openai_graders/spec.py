@@ -159,3 +159,10 @@ class RunRequest(BaseModel):
     grader: Grader
     model_sample: str = Field(description="The model's output; fills the `sample` namespace.")
     item: dict[str, Any] | None = Field(None, description="The dataset row; fills the `item` namespace.")
+    reference_answer: Any = Field(None, description="Sent by early SDK versions; becomes item.reference_answer.")
+
+    def item_namespace(self) -> dict[str, Any]:
+        item = dict(self.item or {})
+        if self.reference_answer is not None:
+            item.setdefault("reference_answer", self.reference_answer)
+        return item
