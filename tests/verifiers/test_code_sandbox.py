@@ -484,10 +484,14 @@ async def test_weaker_isolation_opt_in_still_runs_tests() -> None:
     assert score.value == 0.5 and score.details["isolation"] == "rlimits"
 
 
-async def test_sandbox_that_cannot_start_is_unscored_sandbox_error() -> None:
-    score = await score_one("def f():\n    return 1\n", "assert f() == 1", python="/nonexistent/python3")
+async def test_sandbox_that_cannot_start_is_unscored_sandbox_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Sandbox, "_interpreter_candidates", lambda self: ["/nonexistent/python3"])  # the seam
+    score = await score_one("def f():\n    return 1\n", "assert f() == 1")
     assert score.value is None and score.reason == UnscoredReason.SANDBOX_ERROR
     assert "/nonexistent/python3" in score.details["error"]
+    async with Runtime() as rt:
+        with pytest.raises(ConfigError, match="could not run any interpreter"):
+            await CodeVerifier(CodeConfig(), rt).start()
 
 
 async def test_broken_harness_report_is_sandbox_error_never_a_score(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -55,8 +55,6 @@ class CodeConfig(BaseModel):
     isolation: Isolation = Field(
         "strict", description="'strict': namespaces and seccomp; 'namespaces': without seccomp (non-x86_64); "
         "'rlimits': no namespaces, development only. Weaker levels are an explicit opt-in.")
-    python: str | None = Field(None, description="Interpreter run inside the sandbox; default: the service's own "
-                               "if the sandbox user can read it, else /usr/bin/python3.")
 
 
 class CodeVerifier:
@@ -75,10 +73,14 @@ class CodeVerifier:
                              disk_mb=config.disk_mb, output_kb=config.output_kb)
 
     def _sandbox(self) -> Sandbox:
-        key = f"code.sandbox:{self.config.isolation}:{self.config.python or ''}"
-        return self.runtime.resource(key, lambda: Sandbox(isolation=self.config.isolation,
-                                                          python=self.config.python,
-                                                          concurrency=self.runtime.pool.max_workers))
+        return self.runtime.resource(f"code.sandbox:{self.config.isolation}", lambda: Sandbox(
+            isolation=self.config.isolation, concurrency=self.runtime.pool.max_workers))
+
+    async def start(self) -> None:
+        """Start the sandbox now (the first `score` does it otherwise): a service can call this at start-up
+        to refuse to run, with `SandboxUnavailable` (a `ConfigError`) naming the fix, when the host cannot
+        isolate code."""
+        await self._sandbox().start()
 
     def _unscored(self, reason: UnscoredReason, error: str, **details: Any) -> Score:
         return Score.unscored(reason, error, source=self.name, version=self.version, **details)
