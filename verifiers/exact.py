@@ -32,6 +32,8 @@ def final_answer(text: str) -> str:
     """The answer `math` extracts (see `referee.verifiers.math.extract`), else the last non-empty line;
     "" when the completion was cut off or boxes several different answers."""
     found = extract_answer(text, last_number_fallback=False)
+    if found.others:
+        return ""  # several different boxed answers
     if found.answer is not None:
         return found.answer
     if found.method == "refused":

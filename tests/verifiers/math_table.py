@@ -262,6 +262,12 @@ ANTI_GAMING: list[Row] = [
     ("5", "It could be \\boxed{5}. Or maybe it is \\boxed{6}.\n\nI'll also say \\boxed{7}.", False),
     ("7", "It could be \\boxed{5}. Or maybe it is \\boxed{6}.\n\nI'll also say \\boxed{7}.", False),
     ("5", "We box the result: \\boxed{5}.\n\nDouble-checking, the result is again \\boxed{5}.", True),
+    ("\\frac{1}{2}", "So $p = \\boxed{\\frac{1}{2}}$.\n\n**Final Answer**\n\\[\n\\boxed{\\dfrac{1}{2}}\n\\]", True),
+    ("\\frac{1}{2}", "So $p = \\boxed{0.5}$.\n\nChecking again, $p = \\boxed{\\frac{1}{2}}$.", True),
+    ("\\frac{1}{2}", "So $p = \\boxed{\\frac{1}{3}}$.\n\nWait, recounting: $p = \\boxed{\\frac{1}{2}}$.", False),
+    ("6", "The answer is $\\boxed{5}$ or $\\boxed{6}$ or $\\boxed{7}$.", False),
+    ("x^2 - 1", "We get $\\boxed{(x-1)(x+1)}$.\n\nExpanded: $\\boxed{x^2 - 1}$.", True),
+    ("x^2 - 1", "We get $\\boxed{(x-1)(x+1)}$.\n\nOr maybe $\\boxed{x^2 + 1}$.", False),
     # hedges
     ("5", "The answer is 5 or 6 or 7.", False),
     ("6", "The answer is $\\boxed{5 \\text{ or } 6 \\text{ or } 7}$.", False),

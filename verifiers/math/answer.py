@@ -13,6 +13,7 @@ in worker processes that are killed at a deadline.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -46,6 +47,8 @@ class Answer:
     method: str = ""
     error: str = ""
     """Why `form` is None (nothing extracted, unreadable)."""
+    alternatives: tuple[Answer, ...] = ()
+    """Other boxed answers of the same completion, written differently; each must be right too."""
 
 
 def parse_answer(text: str, *, gold: bool = False, mode: Mode = "marked", last_number_fallback: bool = True,
@@ -57,11 +60,20 @@ def parse_answer(text: str, *, gold: bool = False, mode: Mode = "marked", last_n
     found = extract_answer(text, mode=mode, last_number_fallback=last_number_fallback)
     if found.answer is None:
         return Answer(text="", cleaned="", form=None, gold=False, method=found.method, error=found.note)
-    return read_answer(found.answer, gold=False, mc_letters=mc_letters, method=found.method)
+    return read_answer(found.answer, gold=False, mc_letters=mc_letters, method=found.method, others=found.others)
 
 
-def read_answer(text: str, *, gold: bool, mc_letters: str = "ABCDE", method: str = "") -> Answer:
-    """Read an already extracted answer string."""
+def read_answer(text: str, *, gold: bool, mc_letters: str = "ABCDE", method: str = "",
+                others: tuple[str, ...] = ()) -> Answer:
+    """Read an already extracted answer string (and, for a response, its other boxed answers)."""
+    main = _read(text, gold=gold, mc_letters=mc_letters, method=method)
+    if not others:
+        return main
+    alternatives = tuple(_read(o, gold=False, mc_letters=mc_letters, method=method) for o in others)
+    return dataclasses.replace(main, alternatives=alternatives)
+
+
+def _read(text: str, *, gold: bool, mc_letters: str, method: str) -> Answer:
     cleaned = clean(text)
     if not cleaned:
         return Answer(text, cleaned, None, gold, method, "the answer is empty")
@@ -85,7 +97,12 @@ def read_answer(text: str, *, gold: bool, mc_letters: str = "ABCDE", method: str
 
 
 def verify(gold: Answer, response: Answer, *, tolerance: float = 0.0) -> bool:
-    """Whether `response` answers `gold` (see `equivalence` for the rules). False when either has no form."""
+    """Whether `response` answers `gold` (see `equivalence` for the rules). False when either has no form,
+    and when any of the response's other boxed answers is wrong (several different answers are a hedge)."""
+    return _verify(gold, response, tolerance) and all(_verify(gold, alt, tolerance) for alt in response.alternatives)
+
+
+def _verify(gold: Answer, response: Answer, tolerance: float) -> bool:
     if gold.form is None or not response.cleaned:
         return False
     kind = gold.form[0]

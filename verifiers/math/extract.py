@@ -5,8 +5,10 @@ Extraction order for a completion (the first that applies wins):
 1. Reasoning is dropped: everything up to the last `</think>`. A `<think>` that is never closed means
    the completion was cut off while reasoning: no answer.
 2. `\\boxed{...}` / `\\boxed 5` / `\\fbox{...}` (nested braces fine). Boxes side by side (`x = \\boxed{2}`
-   or `x = \\boxed{3}`) form one answer, `2, 3`. Boxes apart that say different things are several
-   different answers: no answer. A box that never closes is truncated output: no answer.
+   or `x = \\boxed{3}`) form one answer, `2, 3`. The last group of boxes is the answer; earlier boxes
+   written differently are kept in `others`, and the answer counts only if they are right too (the same
+   answer boxed twice in two notations is fine; `\\boxed{5}` ... `\\boxed{6}` is a hedge). A box that
+   never closes is truncated output: no answer.
 3. Unless `mode="boxed"`: the last answer phrase (`The final answer is ...`, `Final Answer: ...` (Minerva),
    `The answer is ...`, `**Answer:** ...`) or GSM8K `#### n`, whichever comes last; the answer runs to
    the end of its sentence or line.
@@ -50,6 +52,7 @@ _SPAN = re.compile(r"\$\$(.+?)\$\$|\$(?!\s)([^$]*?[^\s$])\$|\\\((.+?)\\\)|\\\[(.
 _TAIL_CHARS = 2000
 """An answer is read from at most this many characters (after its phrase, or at the end of the last line)."""
 _MAX_HEDGE = 20
+_MAX_OTHERS = 8
 _FINISHED = re.compile(r"[.!)\]]\**\s*$")
 _HEDGE_GAP = re.compile(r"\s*(?:,|or|and|/|,\s*or|or\s+maybe|or\s+possibly)\s*", re.IGNORECASE)
 
@@ -60,9 +63,12 @@ class Extraction:
     """The final answer as written (LaTeX or plain), or None when there is none."""
     method: str
     """How it was found: boxed, phrase, gsm8k, last_number; `none` when the completion marks no answer,
-    `refused` when it marks one that does not count (cut off, several different boxed answers)."""
+    `refused` when it marks one that does not count (cut off inside a box or `<think>`)."""
     note: str = ""
     """Why there is no answer, when there is none."""
+    others: tuple[str, ...] = ()
+    """Earlier boxed answers written differently from the final one (`\\frac{1}{2}` then `0.5`). The
+    completion is credited only if each of them is right too: several different answers are a hedge."""
 
 
 def extract_answer(text: str, *, mode: Mode = "marked", last_number_fallback: bool = True) -> Extraction:
@@ -144,12 +150,16 @@ def _boxed(text: str, *, strict: bool = True) -> Extraction | None:
             clusters[-1].append(content)  # type: ignore[arg-type]
         else:
             clusters.append([content])  # type: ignore[list-item]
-    final = list(dict.fromkeys(c.strip() for c in clusters[-1]))
-    final_key = {_BOX_KEY.sub("", c) for c in final}
-    for cluster in clusters[:-1] if strict else ():
-        if {_BOX_KEY.sub("", c) for c in cluster} != final_key:
-            return Extraction(None, "refused", "several different boxed answers")
-    return Extraction(", ".join(final), "boxed")
+    answers = [", ".join(dict.fromkeys(c.strip() for c in cluster)) for cluster in clusters]
+    final_key = _BOX_KEY.sub("", answers[-1])
+    others: dict[str, str] = {}
+    for answer in answers[:-1] if strict else ():
+        key = _BOX_KEY.sub("", answer)
+        if key != final_key:
+            others.setdefault(key, answer)
+    if len(others) > _MAX_OTHERS:
+        return Extraction(None, "refused", f"more than {_MAX_OTHERS} different boxed answers")
+    return Extraction(answers[-1], "boxed", others=tuple(others.values()))
 
 
 def _last_phrase(text: str) -> Extraction | None:

@@ -1,7 +1,7 @@
 """Reward source `math`: 1.0 when the completion's final answer is mathematically the reference, else 0.0.
 
 Extraction order (see `extract`): `<think>...</think>` is dropped; then the last `\\boxed{}`/`\\fbox{}`
-(boxes side by side are one multi-part answer; different boxes far apart are no answer); then, unless
+(boxes side by side are one multi-part answer; earlier boxes written differently must be right too); then, unless
 `extraction="boxed"`, the last answer phrase ("The final answer is", Minerva's "Final Answer:",
 "Answer:") or GSM8K `####`; then, if `last_number_fallback`, the last number or `$...$` span of the
 last line. The reference is read as a gold: its text after `####`, else its last box, else all of it.
@@ -10,8 +10,8 @@ Comparison (see `equivalence`): exact for rationals, high-precision numeric for 
 points (then sympy) for expressions in variables; sets ignore order, tuples do not; intervals,
 inequalities, equations, matrices, `%`, degrees, other bases, multiple-choice letters and text answers
 have their own rules. Several different values for a single gold (a hedge) score 0.0, and so do a
-contradictory chain (`5 = 6 = 7`), several different boxed answers and a completion cut off before its
-answer.
+contradictory chain (`5 = 6 = 7`), a wrong answer boxed beside the right one and a completion cut off
+before its answer.
 
 Approximation policy: only exact equality counts, except that a decimal gold (`3.14`) accepts anything
 within half a unit of its last digit (`3.1416`, `\\pi`), and `tolerance` > 0 accepts anything within
@@ -117,7 +117,7 @@ class MathVerifier:
         cfg = self.config
         checked = await score_in_workers(
             self, todo, check,
-            lambda s: (pending[id(s)][0], pending[id(s)][1], cfg.tolerance, cfg.mc_letters),
+            lambda s: (*pending[id(s)][:3], cfg.tolerance, cfg.mc_letters),
             self.runtime, timeout=cfg.timeout_s,
         )
         results = iter(checked)
@@ -127,11 +127,11 @@ class MathVerifier:
                 out.append(p)
             else:
                 score = next(results)
-                out.append(score.model_copy(update={"details": {**p[2], **score.details}}))
+                out.append(score.model_copy(update={"details": {**p[3], **score.details}}))
         return out
 
-    def _prepare(self, sample: Sample) -> Score | tuple[str, str, dict[str, Any]]:
-        """A score decided without a worker, or (gold, answer, details) for one."""
+    def _prepare(self, sample: Sample) -> Score | tuple[str, str, tuple[str, ...], dict[str, Any]]:
+        """A score decided without a worker, or (gold, answer, other boxed answers, details) for one."""
         if sample.reference is None or not sample.reference.strip():
             return Score.unscored(UnscoredReason.NO_REFERENCE, "math needs `reference`: the gold answer",
                                   source=self.name, version=self.version)
@@ -150,11 +150,13 @@ class MathVerifier:
         if found.answer is None:
             return self._wrong({**details, "extracted": None, "note": found.note})
         details["extracted"] = found.answer[:_SHOWN]
-        verdict = fast_verdict(gold, found.answer, self.config.tolerance)
-        if verdict is not None:
-            return Score(value=float(verdict), source=self.name, version=self.version,
+        if found.others:
+            details["other_boxed"] = [o[:_SHOWN] for o in found.others]
+        verdicts = [fast_verdict(gold, a, self.config.tolerance) for a in (found.answer, *found.others)]
+        if all(v is not None for v in verdicts):
+            return Score(value=float(all(verdicts)), source=self.name, version=self.version,
                          details={**details, "path": "fast"})
-        return gold, found.answer, {**details, "path": "worker"}
+        return gold, found.answer, found.others, {**details, "path": "worker"}
 
     def _wrong(self, details: dict[str, Any]) -> Score:
         return Score(value=0.0, source=self.name, version=self.version, details=details)
@@ -173,14 +175,15 @@ def _read_gold(gold: str, mc_letters: str) -> Answer:
     return read_answer(gold, gold=True, mc_letters=mc_letters, method="reference")
 
 
-def check(gold: str, answer: str, tolerance: float, mc_letters: str) -> tuple[float, dict[str, Any]]:
+def check(gold: str, answer: str, others: tuple[str, ...], tolerance: float,
+          mc_letters: str) -> tuple[float, dict[str, Any]]:
     """The per-item check run in a worker: read both answers and compare. Raises `UnscoredError`."""
     try:
         g = _read_gold(gold, mc_letters)
         if g.form is None:
             raise _Unscored(UnscoredReason.INVALID_REFERENCE,
                                 f"the reference answer {gold[:_SHOWN]!r} is not readable ({g.error}); fix the dataset")
-        r = read_answer(answer, gold=False, mc_letters=mc_letters)
+        r = read_answer(answer, gold=False, mc_letters=mc_letters, others=others)
         ok = verify(g, r, tolerance=tolerance)
     except TooExpensive as exc:
         raise _Unscored(UnscoredReason.TIMEOUT, f"not checked: {exc}") from None
