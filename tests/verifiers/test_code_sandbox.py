@@ -478,10 +478,11 @@ def test_refuses_to_start_without_bubblewrap_unless_weaker_isolation_is_chosen(
     assert preflight("rlimits") == ""
 
 
-async def test_weaker_isolation_opt_in_still_runs_tests() -> None:
+@pytest.mark.parametrize("isolation", ["namespaces", "rlimits"])
+async def test_weaker_isolation_opt_in_still_runs_tests(isolation: str) -> None:
     score = await score_one("def f(x):\n    return x + 1\n", "assert f(1) == 2\nassert f(2) == 4",
-                            isolation="rlimits")
-    assert score.value == 0.5 and score.details["isolation"] == "rlimits"
+                            isolation=isolation)
+    assert score.value == 0.5 and score.details["isolation"] == isolation
 
 
 async def test_sandbox_that_cannot_start_is_unscored_sandbox_error(monkeypatch: pytest.MonkeyPatch) -> None:
