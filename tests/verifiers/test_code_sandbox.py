@@ -175,10 +175,13 @@ async def test_cannot_write_outside_the_work_dir_and_work_dir_is_private() -> No
         def cwd():
             return os.getcwd(), os.listdir(".")
         """, """
-        import errno
+        import errno, os
         assert cwd() == ("/tmp", [])
-        for path in ["/x", "/usr/x", "/dev/x", "/dev/shm/x", "/bin/x"]:
+        for path in ["/x", "/usr/x", "/dev/x", "/bin/x", "/proc/x"]:
             assert write(path) == errno.EROFS, path
+        assert write("/dev/shm/x") == errno.ENOENT
+        assert sorted(os.listdir("/dev")) == ["full", "null", "random", "urandom", "zero"]
+        assert write("/dev/null") == "written"
         assert write("/tmp/mine") == "written"
         """)
     assert_all_passed(score)

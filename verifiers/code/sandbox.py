@@ -13,8 +13,9 @@ Protected against, with isolation="strict" (the default):
   socket family but AF_UNIX (AF_VSOCK, which namespaces do not cover, included).
 - the filesystem: the root is an empty tmpfs, remounted read-only, holding read-only binds of /usr (and
   the /bin, /lib* links) and the interpreter's prefix. No /sys, no /etc, no home directories, no project
-  files; /proc is an empty read-only tmpfs. The only writable place is /tmp, a private tmpfs of `disk_mb`
-  MiB that vanishes with the run's mount namespace.
+  files; /proc is an empty read-only tmpfs; /dev holds null, zero, full, random and urandom only (no ptys,
+  no /dev/shm). The only writable place is /tmp, a private tmpfs of `disk_mb` MiB that vanishes with the
+  run's mount namespace.
 - the environment: cleared (`--clearenv`); the sandbox sees PATH, HOME, LANG and TMPDIR set to fixed values,
   and Python runs with -I -S (no PYTHON* variables, no site-packages, no user site).
 - identity: a new user namespace per run whose only uid (1000) maps, through the fork server's, to the
@@ -324,8 +325,12 @@ class Sandbox:
                 argv += ["--ro-bind", top, top]
         for prefix_dir in interp.prefixes:
             argv += ["--ro-bind", prefix_dir, prefix_dir]
-        argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(1 << 20), "--tmpfs", "/tmp", "--chdir", "/tmp",
-                 "--remount-ro", "/dev", "--remount-ro", "/"]
+        argv += ["--proc", "/proc"]
+        # Five device nodes, not bwrap's --dev: no /dev/pts or /dev/ptmx (ptys are a host-wide count), no
+        # /dev/shm (writable memory outside the tmpfs limit).
+        for node in ("null", "zero", "full", "random", "urandom"):
+            argv += ["--dev-bind", f"/dev/{node}", f"/dev/{node}"]
+        argv += ["--size", str(1 << 20), "--tmpfs", "/tmp", "--chdir", "/tmp", "--remount-ro", "/"]
         return prefix + argv + command
 
     async def _run_forked(self, forkserver: ForkServer, payload: bytes, limits: Limits,
