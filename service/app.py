@@ -47,8 +47,10 @@ def create_app(settings: ServiceSettings | None = None, registry: Registry | Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        enabled = settings.sources if settings.sources is not None else registry.names()
+        preload = ["sympy", *registry.worker_preload(enabled)]
         async with Runtime(workers=settings.pool_workers, item_timeout_s=settings.item_timeout_s,
-                           worker_memory_mb=settings.worker_memory_mb) as runtime:
+                           worker_memory_mb=settings.worker_memory_mb, preload=preload) as runtime:
             app.state.runtime = runtime
             app.state.sources = EnabledSources(registry, runtime, settings.sources)
             app.state.admission = Admission(settings.max_inflight_items, settings.queue_timeout_s)

@@ -123,6 +123,8 @@ class SourceFactory(Protocol):
     `Config` is a pydantic model of the source's options (its schema is what `GET /v1/sources`
     shows); calling the factory with a validated config and the caller's `Runtime` builds a source.
     Construction must be cheap: heavy resources (models, clients) come from `runtime.resource`.
+    Optionally, `worker_preload` (a tuple of module names) lists what the worker pool's forkserver should
+    import once, so a worker restarted after a kill is ready at once.
     """
 
     name: ClassVar[str]

@@ -64,3 +64,15 @@ class UnscoredError(RefereeError):
     def __init__(self, reason: UnscoredReason, message: str) -> None:
         self.reason = reason
         super().__init__(message)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # It must survive the trip out of a worker process; the default pickling would call
+        # `cls(message)` and fail, and pebble would report the whole pool broken.
+        return _rebuild_unscored, (type(self), self.reason, str(self))
+
+
+def _rebuild_unscored(cls: type[UnscoredError], reason: UnscoredReason, message: str) -> UnscoredError:
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, message)
+    exc.reason = reason
+    return exc

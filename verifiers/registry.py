@@ -93,6 +93,15 @@ class Registry:
         factory = self.get(name)
         return factory(self.config(name, options), runtime)
 
+    def worker_preload(self, names: list[str]) -> list[str]:
+        """Modules the named sources ask the worker pool to import up front (`worker_preload`)."""
+        modules: list[str] = []
+        for name in names:
+            for module in getattr(self.get(name), "worker_preload", ()):
+                if module not in modules:
+                    modules.append(module)
+        return modules
+
     def info(self, name: str) -> SourceInfo:
         factory = self.get(name)
         return SourceInfo(

@@ -64,3 +64,14 @@ async def test_score_batch_replaces_non_score_items_only() -> None:
 
 async def test_empty_batch_does_not_call_source() -> None:
     assert await score_batch(_Source(RuntimeError("called")), []) == []
+
+
+def test_unscored_error_survives_pickling_across_processes() -> None:
+    import pickle
+
+    from referee.judges.errors import BackendError
+    from referee.verifiers import UnscoredError
+
+    for exc in (UnscoredError(UnscoredReason.TIMEOUT, "too slow"), BackendError("server down")):
+        back = pickle.loads(pickle.dumps(exc))
+        assert type(back) is type(exc) and back.reason == exc.reason and str(back) == str(exc)

@@ -102,6 +102,7 @@ class MathVerifier:
     description = ("Mathematical equivalence of the completion's final answer (boxed, answer phrase, "
                    "GSM8K ####) with the reference: numbers, expressions, sets, intervals, matrices.")
     Config = MathConfig
+    worker_preload = ("referee.verifiers.math.source",)
 
     def __init__(self, config: MathConfig, runtime: Runtime) -> None:
         self.config = config
@@ -162,14 +163,6 @@ class MathVerifier:
         return Score(value=0.0, source=self.name, version=self.version, details=details)
 
 
-class _Unscored(UnscoredError):
-    """An `UnscoredError` that survives the trip out of a worker process. The base class does not pickle
-    (its `__init__` takes two arguments but `args` holds one), so pebble would report the pool broken."""
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return type(self), (self.reason, str(self))
-
-
 @functools.lru_cache(maxsize=2048)
 def _read_gold(gold: str, mc_letters: str) -> Answer:
     return read_answer(gold, gold=True, mc_letters=mc_letters, method="reference")
@@ -181,14 +174,14 @@ def check(gold: str, answer: str, others: tuple[str, ...], tolerance: float,
     try:
         g = _read_gold(gold, mc_letters)
         if g.form is None:
-            raise _Unscored(UnscoredReason.INVALID_REFERENCE,
+            raise UnscoredError(UnscoredReason.INVALID_REFERENCE,
                                 f"the reference answer {gold[:_SHOWN]!r} is not readable ({g.error}); fix the dataset")
         r = read_answer(answer, gold=False, mc_letters=mc_letters, others=others)
         ok = verify(g, r, tolerance=tolerance)
     except TooExpensive as exc:
-        raise _Unscored(UnscoredReason.TIMEOUT, f"not checked: {exc}") from None
+        raise UnscoredError(UnscoredReason.TIMEOUT, f"not checked: {exc}") from None
     except RecursionError:
-        raise _Unscored(UnscoredReason.TIMEOUT, "not checked: the answer nests too deeply") from None
+        raise UnscoredError(UnscoredReason.TIMEOUT, "not checked: the answer nests too deeply") from None
     details: dict[str, Any] = {"gold_form": g.form[0],
                                "answer_form": r.form[0] if r.form is not None else None}
     if r.form is None and r.error:
