@@ -79,7 +79,7 @@ def test_shipped_constitutions() -> None:
 
 def test_library_lookup_errors_list_what_exists(tmp_path: Path) -> None:
     lib = ConstitutionLibrary()
-    with pytest.raises(ConstitutionNotFound, match="available: .*concise.*hhh"):
+    with pytest.raises(ConstitutionNotFound, match=r"available: .*concise.*hhh"):
         lib.get("hhj")
     with pytest.raises(ConstitutionNotFound, match=r"no version 9; available: hhh@1"):
         lib.get("hhh@9")
@@ -107,7 +107,8 @@ def test_extra_directories_add_versions_and_refuse_duplicates(tmp_path: Path) ->
 
 def test_invalid_file_in_library_names_its_lines(tmp_path: Path) -> None:
     (tmp_path / "broken").mkdir()
-    (tmp_path / "broken" / "v1.md").write_text(GOOD.replace("name: demo", "name: broken").replace("weight: 2", "weight: -1"))
+    text = GOOD.replace("name: demo", "name: broken").replace("weight: 2", "weight: -1")
+    (tmp_path / "broken" / "v1.md").write_text(text)
     with pytest.raises(InvalidConstitution, match=r"line 12: weight must be a finite number > 0"):
         ConstitutionLibrary([tmp_path]).get("broken")
 
@@ -152,7 +153,7 @@ LINT_TABLE = [
 
 
 @pytest.mark.parametrize(("edit", "path", "expected"), LINT_TABLE)
-def test_lint_reports_line_and_code(edit, path, expected) -> None:  # type: ignore[no-untyped-def]
+def test_lint_reports_line_and_code(edit, path, expected) -> None:
     text = edit(GOOD)
     issues = lint_bytes(text.encode(), path)
     errors = [(i.line, i.code) for i in issues if i.severity == "error"]

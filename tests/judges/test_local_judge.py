@@ -88,6 +88,7 @@ async def test_compare_is_antisymmetric_under_swap(runtime: Runtime, model_dir: 
     assert ab.consistent == ba.consistent
     for pid in ab.principles:
         x, y = ab.principles[pid], ba.principles[pid]
+        assert x.p_a_first is not None and y.p_a_second is not None
         assert x.p_a_first == pytest.approx(1 - y.p_a_second, abs=1e-4)  # the same two prompts, read both ways
     assert ab.details["judge"]["template"] == ("pairwise.v1" if method == "verdict" else "likelihood.v1")
 

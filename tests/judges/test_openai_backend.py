@@ -10,7 +10,7 @@ import asyncio
 import json
 import math
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
@@ -20,7 +20,7 @@ from referee.judges import Judge, JudgeConfig, Pair
 from referee.judges.backends.openai import HTTP_CLIENT_KEY
 from referee.verifiers import Runtime, Sample, UnscoredReason
 
-Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
+Handler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
 ONE = {"principles": [{"id": "correct", "text": "The reply is correct."}]}
 
 
