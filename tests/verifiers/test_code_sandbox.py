@@ -307,13 +307,12 @@ async def test_disk_fill_is_capped_by_file_size_and_tmpfs_size() -> None:
 
 
 async def test_output_flood_is_cut_at_the_cap_and_fails_the_case() -> None:
-    start = time.monotonic()
     score = await score_one("""
         while True:
             print("x" * 1000)
         """, '[{"input": "", "output": "x"}, {"input": "", "output": "x"}]', output_kb=64, timeout_s=10)
-    assert time.monotonic() - start < 9  # cut by size, not by the clock: it is a limit on output
     assert score.value == 0.0 and score.reason is None
+    # cut by size, not by the clock (timeout_s is 10): output_limit, not timeout
     assert [t["kind"] for t in score.details["tests"]] == ["output_limit", "output_limit"]
 
 
@@ -363,7 +362,6 @@ async def test_infinite_loop_in_test_code_is_stopped_too() -> None:
 
 
 async def test_sigterm_ignored_is_killed_anyway() -> None:
-    start = time.monotonic()
     score = await score_one("""
         import signal
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -372,7 +370,6 @@ async def test_sigterm_ignored_is_killed_anyway() -> None:
             while True:
                 pass
         """, "assert stubborn() == 1\nassert stubborn() == 1", timeout_s=1)
-    assert time.monotonic() - start < 8
     assert score.value == 0.0 and [t["kind"] for t in score.details["tests"]] == ["timeout", "timeout"]
 
 
