@@ -357,10 +357,14 @@ def train(args: RefereeArgs, cfg: PPOConfig, model_args: ModelConfig,
                 picked = step_rows(len(rows), cfg.per_device_train_batch_size, cfg.seed, step)
                 batch_rows = [rows[i] for i in picked]
                 queries = [prompt_ids[i] for i in picked]
+                sampler_logprobs: list[list[float]] | None = None
                 with clock.measure("generation"):
                     if vllm is not None:
-                        _, completion_ids, _, _ = vllm.generate(queries, None, num_generations=1)
+                        _, completion_ids, vllm_logprobs, _ = vllm.generate(queries, None, num_generations=1)
                         responses = [cut_at_eos(list(c), eos_id) for c in completion_ids]
+                        if vllm_logprobs is not None:
+                            sampler_logprobs = [[float(t[0]) for t in lp[: len(r)]]
+                                                for lp, r in zip(vllm_logprobs, responses, strict=True)]
                     else:
                         responses = generate_hf(policy, queries, cfg, pad_id, eos_id)
                 lengths = [len(r) for r in responses]
@@ -433,6 +437,13 @@ def train(args: RefereeArgs, cfg: PPOConfig, model_args: ModelConfig,
                         "ppo/value_mean": float(masked_mean(old_v, mask)),
                         "ppo/return_mean": float(masked_mean(returns, mask)),
                     })
+                    if sampler_logprobs is not None:
+                        # How far the sampler's log-probs are from π_θold's: near 0 when vLLM has the current weights.
+                        sampled = torch.zeros_like(logprobs)
+                        for row, i in enumerate(keep):
+                            sampled[row, : len(sampler_logprobs[i])] = torch.tensor(sampler_logprobs[i])
+                        gap = (sampled - logprobs).abs()
+                        logs["ppo/sampler_logprob_gap"] = float(masked_mean(gap, mask))
 
                     # 6. K epochs of minibatch updates on the clipped objective.
                     stats: dict[str, list[float]] = {}
