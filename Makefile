@@ -9,6 +9,8 @@ STAMP  := $(VENV)/.installed-stamp
 .PHONY: setup demo test lint bench-service clean
 
 $(STAMP): pyproject.toml tests/plugin/pyproject.toml
+	# The code sandbox runs model-written code under bubblewrap (Linux namespaces).
+	command -v bwrap >/dev/null || (apt-get update -qq && apt-get install -y -qq bubblewrap)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# The CPU build of torch first, pinned: a looser request would pull a multi-GB CUDA build.

@@ -43,7 +43,7 @@ def create_app(settings: ServiceSettings | None = None, registry: Registry | Non
     settings = settings or load_settings()
     registry = registry or Registry()
     # Fail before binding a port if a configured source is unknown or its plugin is broken.
-    EnabledSources(registry, Runtime(), settings.sources)
+    EnabledSources(registry, Runtime(), settings.sources, settings.source_options)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,7 +52,8 @@ def create_app(settings: ServiceSettings | None = None, registry: Registry | Non
         async with Runtime(workers=settings.pool_workers, item_timeout_s=settings.item_timeout_s,
                            worker_memory_mb=settings.worker_memory_mb, preload=preload) as runtime:
             app.state.runtime = runtime
-            app.state.sources = EnabledSources(registry, runtime, settings.sources)
+            app.state.sources = EnabledSources(registry, runtime, settings.sources, settings.source_options)
+            await app.state.sources.start()
             app.state.admission = Admission(settings.max_inflight_items, settings.queue_timeout_s)
             app.state.audit = open_audit_log(settings.audit_db) if settings.audit_db else None
             app.state.ready = True

@@ -153,4 +153,5 @@ async def readyz(request: Request, response: Response) -> dict[str, Any]:
     if not ready:
         response.status_code = 503
         return {"status": "starting"}
-    return {"status": "ready", "sources": request.app.state.sources.names()}
+    sources = request.app.state.sources
+    return {"status": "ready", "sources": sources.names(), "unavailable": sources.unavailable}

@@ -34,6 +34,11 @@ class ServiceSettings(BaseSettings):
     sources: list[str] | None = Field(
         None, description="Reward sources to enable, by registered name; null enables every installed one."
     )
+    source_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per-source default options, e.g. {code: {isolation: namespaces}}; requests override them, "
+        "except fields a source marks operator_only, which only this setting may set.",
+    )
     pool_workers: int | None = Field(
         None, ge=1, description="Processes for CPU-bound checks (math, parsing); null means one per CPU."
     )

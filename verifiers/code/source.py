@@ -54,7 +54,8 @@ class CodeConfig(BaseModel):
         "(HumanEval-style signature and docstring).")
     isolation: Isolation = Field(
         "strict", description="'strict': namespaces and seccomp; 'namespaces': without seccomp (non-x86_64); "
-        "'rlimits': no namespaces, development only. Weaker levels are an explicit opt-in.")
+        "'rlimits': no namespaces, development only. Weaker levels are an explicit opt-in, by the operator only.",
+        json_schema_extra={"operator_only": True})
 
 
 class CodeVerifier:

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from referee.verifiers import Runtime, Sample, Score, score_in_workers
+from referee.verifiers import ConfigError, Runtime, Sample, Score, score_in_workers
 
-__all__ = ["MemoryHog", "Raises", "Sleep", "WordCount", "WrongLength"]
+__all__ = ["MemoryHog", "Raises", "Sleep", "Unavailable", "WordCount", "WrongLength"]
 
 
 class WordCountConfig(BaseModel):
@@ -103,3 +103,13 @@ class MemoryHog(Raises):
     async def score(self, batch: Sequence[Sample]) -> list[Score]:
         return await score_in_workers(self, batch, _allocate, lambda s: (int(s.metadata.get("mb", 1)),),
                                       self.runtime, timeout=60)
+
+
+class Unavailable(Raises):
+    """Cannot start on any host (test plugin: start-up checks)."""
+
+    name = "testplugin-unavailable"
+    description = "Refuses to start (test plugin: start-up checks)."
+
+    async def start(self) -> None:
+        raise ConfigError("this host lacks the frobnicator; install it")
