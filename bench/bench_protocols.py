@@ -35,20 +35,21 @@ def _rows(n: int) -> list[dict[str, Any]]:
 async def _rate(call: Callable[[], Awaitable[int]], seconds: float, in_flight: int) -> float:
     """Items per second with `in_flight` concurrent callers; `call` returns how many items it scored."""
     done = 0
-    deadline = time.perf_counter() + seconds
+    await asyncio.gather(*(call() for _ in range(4)))  # warm-up: source instance, every pool worker, sandbox
+    start = time.perf_counter()
+    deadline = start + seconds
 
     async def worker() -> None:
         nonlocal done
         while time.perf_counter() < deadline:
-            done += await call()
+            n = await call()  # not `done += await call()`: that reads `done` before awaiting, losing updates
+            done += n
 
-    await asyncio.gather(*(call() for _ in range(4)))  # warm-up: source instance, every pool worker, sandbox
-    start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(in_flight)))
     return done / (time.perf_counter() - start)
 
 
-async def main(seconds: float) -> dict[str, float]:
+async def main(seconds: float, only: str = "") -> dict[str, float]:
     rows = _rows(BATCH)
     results: dict[str, float] = {}
     with LocalService(sources=["exact"]) as svc:
@@ -98,7 +99,8 @@ async def main(seconds: float) -> dict[str, float]:
                     lambda: post("/v1/fine_tuning/alpha/graders/run", python, 1), 8),
             }
             for name, (call, in_flight) in cases.items():
-                results[name] = await _rate(call, seconds, in_flight)
+                if only in name or name.startswith("/v1/score"):
+                    results[name] = await _rate(call, seconds, in_flight)
             await verl.aclose_clients()
     return results
 
@@ -118,8 +120,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=2.0, help="measuring time per case")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--only", default="", help="run only the cases whose name contains this (and /v1/score)")
     args = parser.parse_args()
-    rates = asyncio.run(main(args.seconds))
+    rates = asyncio.run(main(args.seconds, args.only))
     print("| case | items/s | vs /v1/score (same batch size and concurrency) |\n|---|---:|---:|")
     for name, rate in rates.items():
         base = rates["/v1/score batch 256" if "256" in name else
