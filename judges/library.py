@@ -67,11 +67,14 @@ class ConstitutionLibrary:
     def __init__(self, extra_dirs: Sequence[str | Path] = ()) -> None:
         self._entries: dict[str, dict[int, Entry]] = {}
         self._parsed: dict[str, Constitution] = {}
-        self._add_root(files(PACKAGE), packaged=True)
+        shipped = files(PACKAGE)
+        self._add_root(shipped, packaged=True)
         for d in extra_dirs:
             path = Path(d).expanduser()
             if not path.is_dir():
                 raise ConstitutionError(f"constitution directory {str(path)!r} does not exist or is not a folder")
+            if path.resolve() == Path(str(shipped)).resolve():
+                continue  # the repository's own constitutions/ folder is the shipped one
             self._add_root(path, packaged=False)
 
     def _add_root(self, root: Traversable, *, packaged: bool) -> None:
