@@ -105,6 +105,15 @@ def _prepare_output_dir(out: Path, resume: bool, overwrite: bool) -> Path | None
     return None
 
 
+def _check_installed(names: Sequence[str]) -> None:
+    from referee.verifiers import Registry, UnknownSourceError
+
+    available = Registry().names()
+    for name in names:
+        if name not in available:
+            raise UnknownSourceError(name, available)
+
+
 def _check_sources(url: str, names: Sequence[str], api_key: str | None) -> None:
     from referee.service.client import RewardClient
 
@@ -149,14 +158,17 @@ def train(args: RefereeArgs, grpo: GRPOConfig, model_args: ModelConfig,
         # 3. The reward service.
         url = args.service_url
         if url is None:
+            _check_installed(args.source_names())
             service = LocalService(sources=args.source_names(), log_path=out / "service.log")
             url = stack.enter_context(service).url
         _check_sources(url, args.source_names(), args.api_key)
         source, options = args.reward_spec()
-        reward = ServiceReward(url, source, options, api_key=args.api_key, deadline=args.service_deadline)
+        # Few quick retries per attempt; the deadline, not the retry count, decides when to give up.
+        reward = ServiceReward(url, source, options, api_key=args.api_key, retries=3, deadline=args.service_deadline)
         heldout_source = args.heldout_source or args.source
         heldout_reward = (reward if heldout_source == args.source else
-                          ServiceReward(url, heldout_source, api_key=args.api_key, deadline=args.service_deadline))
+                          ServiceReward(url, heldout_source, api_key=args.api_key, retries=3,
+                                        deadline=args.service_deadline))
 
         # 4. The trainer, with our callbacks (order matters: the clock and the evaluation hand their
         # numbers to the writer before it writes the step's record; the progress bar reads the writer).
@@ -184,6 +196,7 @@ def train(args: RefereeArgs, grpo: GRPOConfig, model_args: ModelConfig,
                                 f"service answers again, continue with --resume (same --output_dir).") from exc
         finally:
             writer.close()
+            trainer.close()
         trainer.save_model(str(out))
     return out
 

@@ -11,6 +11,7 @@ seams TRL itself times with `profiling_context`. `tests/trainer/test_grpo.py` fa
 
 from __future__ import annotations
 
+import atexit
 import json
 import statistics
 from pathlib import Path
@@ -31,6 +32,16 @@ class InstrumentedGRPOTrainer(GRPOTrainer):
         super().__init__(*args, **kwargs)
         self.clock = clock
         self.completions_file = completions_file
+
+    def close(self) -> None:
+        """Stops and closes the event loop TRL runs async reward functions on (TRL only stops it at exit)."""
+        from trl.trainer.utils import shutdown_event_loop_in_daemon
+
+        loop = getattr(self, "async_loop", None)
+        if loop is not None and not loop.is_closed():
+            shutdown_event_loop_in_daemon(self.async_loop_thread, loop)
+            atexit.unregister(shutdown_event_loop_in_daemon)
+            loop.close()
 
     def _generate(self, prompts: list[Any]) -> Any:
         with self.clock.measure("generation"):

@@ -1,0 +1,123 @@
+"""Training configuration and data: TRL-style parsing with our defaults, column mapping, built-in sets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from referee.service.client import RewardServiceError
+from referee.service.local import free_port
+from referee.trainer import ServiceReward
+from referee.trainer.config import RefereeArgs, parse_source, parse_train_args
+from referee.trainer.data import load_prompts
+from referee.trainer.datasets import builtin_rows
+from referee.trainer.datasets.arithmetic import problems
+from referee.verifiers import ConfigError
+
+
+def test_defaults_keep_a_small_kl_penalty_on() -> None:
+    args, grpo, model = parse_train_args([])
+    assert grpo.beta == 0.04 and grpo.num_generations == 4 and grpo.logging_steps == 1
+    assert args.source == "math" and args.dataset == "arithmetic" and model.model_name_or_path == "embedded"
+    assert not grpo.bf16  # no GPU here
+    _, off, _ = parse_train_args(["--beta", "0"])
+    assert off.beta == 0.0
+
+
+def test_yaml_config_then_flags_override_it(tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("source: exact\nbeta: 0.02\nmax_steps: 7\nlearning_rate: 3.0e-6\nuse_peft: true\n"
+                   "source_options: {case_sensitive: true}\n")
+    args, grpo, model = parse_train_args(["--config", str(cfg), "--max-steps", "9"])
+    assert (args.source, grpo.beta, grpo.max_steps, grpo.learning_rate) == ("exact", 0.02, 9, 3e-6)
+    assert model.use_peft and args.reward_spec() == ("exact", {"case_sensitive": True})
+
+
+def test_a_weighted_mix_by_name() -> None:
+    args = RefereeArgs(source="math:1.0,judge:0.2", source_options='{"judge": {"x": 1}, "on_unscored": "skip"}')
+    source, options = args.reward_spec()
+    assert source == [{"source": "math", "weight": 1.0, "options": {}},
+                      {"source": "judge", "weight": 0.2, "options": {"x": 1}}]
+    assert options == {"on_unscored": "skip"}
+    assert parse_source("code") == [("code", 1.0)]
+
+
+@pytest.mark.parametrize("bad", ["", "math:x", "math,math", "math:1,:2"])
+def test_a_malformed_source_fails_fast_with_the_syntax(bad: str) -> None:
+    with pytest.raises(ConfigError, match="source"):
+        RefereeArgs(source=bad)
+
+
+def test_arithmetic_has_gold_answers_and_a_disjoint_held_out_set() -> None:
+    train, held = problems(3000), problems(200, split="heldout")
+    assert not {r["prompt"] for r in train} & {r["prompt"] for r in held}
+    assert problems(5) == problems(5)  # deterministic
+    for row in train[:200]:
+        assert row["reference"].isdigit() and "\\boxed{}" in row["prompt"]
+    assert len(builtin_rows("code", "train")) == 8 and len(builtin_rows("code", "heldout")) == 4
+    assert all(r["metadata"]["entry_point"] in r["reference"] for r in builtin_rows("code", "train"))
+    assert builtin_rows("open", "heldout") and "reference" not in builtin_rows("open", "train")[0]
+
+
+def test_local_jsonl_with_column_mapping_and_a_split_off_held_out_set(tmp_path: Path) -> None:
+    path = tmp_path / "rows.jsonl"
+    rows = [{"q": f"What is {i}+1?", "a": i + 1, "meta": {"i": i}} for i in range(10)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = RefereeArgs(dataset=str(path), prompt_column="q", reference_column="a", metadata_column="meta",
+                       heldout_size=3, system_prompt="Be brief.")
+    train, held = load_prompts(args, seed=0)
+    assert len(train) == 7 and len(held) == 3
+    row = train[0]
+    assert row["prompt"][0] == {"role": "system", "content": "Be brief."} and row["prompt"][1]["role"] == "user"
+    assert row["reference"] == str(int(row["prompt"][1]["content"].split()[2].rstrip("+1?")) + 1)
+    assert json.loads(row["metadata"]).keys() == {"i"}
+    assert {r["prompt"][1]["content"] for r in held}.isdisjoint(r["prompt"][1]["content"] for r in train)
+
+
+def test_parquet_and_saved_datasets(tmp_path: Path) -> None:
+    from datasets import Dataset, DatasetDict
+
+    ds = Dataset.from_list([{"prompt": f"p{i}", "reference": str(i)} for i in range(6)])
+    ds.to_parquet(str(tmp_path / "d.parquet"))
+    DatasetDict({"train": ds, "test": ds.select(range(2))}).save_to_disk(str(tmp_path / "saved"))
+    train, _ = load_prompts(RefereeArgs(dataset=str(tmp_path / "d.parquet"), heldout_size=2))
+    assert len(train) == 4
+    train, _ = load_prompts(RefereeArgs(dataset=str(tmp_path / "saved"), dataset_split="test", heldout_size=0))
+    assert len(train) == 2
+    with pytest.raises(ConfigError, match="no split 'dev'"):
+        load_prompts(RefereeArgs(dataset=str(tmp_path / "saved"), dataset_split="dev"))
+
+
+def test_missing_dataset_and_missing_column_say_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="built-in set"):
+        load_prompts(RefereeArgs(dataset="gsm8k"))
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"question": "x"}\n' * 5)
+    with pytest.raises(ConfigError, match="--prompt_column"):
+        load_prompts(RefereeArgs(dataset=str(path), heldout_size=1))
+
+
+def test_reward_gives_up_after_its_deadline_when_nothing_listens() -> None:
+    reward = ServiceReward(f"http://127.0.0.1:{free_port()}", source="exact", retries=0, deadline=0.5)
+    with pytest.raises(RewardServiceError, match=r"did not answer .*deadline 0.5s"):
+        asyncio.run(reward(prompts=["q"], completions=["1"], reference=["1"]))
+
+
+def test_cli_help_lists_ours_and_trls_flags() -> None:
+    out = subprocess.run([sys.executable, "-m", "referee", "train", "--help"], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    for flag in ("--source", "--service_url", "--heldout_steps", "--resume", "--beta", "--use_vllm", "--use_peft"):
+        assert flag in out, flag
+
+
+def test_cli_unknown_source_is_a_clear_error(tmp_path: Path) -> None:
+    run = subprocess.run([sys.executable, "-m", "referee", "train", "--source", "mathh", "--output_dir",
+                          str(tmp_path / "run"), "--model_name_or_path", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert "source 'mathh' is not registered; available:" in run.stderr and "math" in run.stderr

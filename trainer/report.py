@@ -1,0 +1,156 @@
+"""`referee report RUN_DIR`: PNG plots of a training run's curves, and a short summary.
+
+    referee report runs/demo                 # writes runs/demo/plots/{overview,reward}.png, prints the summary
+
+Reads `<RUN_DIR>/metrics.jsonl` (written by `MetricsWriter`, GRPO or PPO). Panels: training reward
+(mean, with its standard deviation) next to held-out accuracy; KL to the reference; entropy;
+completion length (mean, min-max band); the fraction of groups with zero reward spread and of unscored
+completions; clip ratio; and the step time split into generation, reward and update.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .metrics import read_metrics
+
+__all__ = ["summarize", "write_report"]
+
+
+def _series(records: Sequence[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
+    xs, ys = [], []
+    for r in records:
+        v = r.get(key)
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+            xs.append(int(r["step"]))
+            ys.append(float(v))
+    return xs, ys
+
+
+def _smooth(ys: list[float], k: int) -> list[float]:
+    """Trailing moving average over k points (the raw curve of a small batch is noisy)."""
+    return [statistics.fmean(ys[max(0, i - k + 1) : i + 1]) for i in range(len(ys))]
+
+
+def _unscored_key(records: Sequence[dict[str, Any]]) -> str | None:
+    keys = {k for r in records for k in r if k.endswith("/unscored_frac") and not k.startswith("heldout/")}
+    return min(keys) if keys else None
+
+
+def summarize(records: Sequence[dict[str, Any]], window: int = 5) -> dict[str, Any]:
+    """First and last values (means over `window` steps) of the headline curves, and the mean time split."""
+    out: dict[str, Any] = {"steps": max((int(r["step"]) for r in records), default=0)}
+    for key in ("reward", "kl", "entropy", "completions/mean_length", "frac_reward_zero_std"):
+        _, ys = _series(records, key)
+        if ys:
+            out[key] = {"first": statistics.fmean(ys[:window]), "last": statistics.fmean(ys[-window:])}
+    xs, ys = _series(records, "heldout/accuracy")
+    if ys:
+        out["heldout/accuracy"] = {"first": ys[0], "last": ys[-1], "best": max(ys), "at_steps": xs}
+    for key in ("time/step", "time/generation", "time/reward", "time/update", "time/reward_share",
+                "throughput/generated_tokens_per_s"):
+        _, ys = _series(records, key)
+        if ys:
+            out[key] = statistics.fmean(ys)
+    return out
+
+
+def write_report(run_dir: Path, out_dir: Path | None = None, smooth: int = 5) -> list[Path]:
+    """Writes `overview.png` (every panel) and `reward.png` (reward and held-out accuracy); returns them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = read_metrics(run_dir)
+    train = [r for r in records if "reward" in r]
+    out_dir = Path(out_dir) if out_dir is not None else Path(run_dir) / "plots"
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    def reward_panel(ax: Any) -> None:
+        xs, ys = _series(train, "reward")
+        _, sd = _series(train, "reward_std")
+        if ys:
+            ax.plot(xs, ys, color="tab:blue", alpha=0.3, lw=1)
+            ax.plot(xs, _smooth(ys, smooth), color="tab:blue", lw=2, label=f"train reward (mean, {smooth}-step avg)")
+            if len(sd) == len(ys):
+                lo = [m - s for m, s in zip(ys, sd, strict=True)]
+                hi = [m + s for m, s in zip(ys, sd, strict=True)]
+                ax.fill_between(xs, lo, hi, color="tab:blue", alpha=0.08, label="train reward ± std")
+        hx, hy = _series(records, "heldout/accuracy")
+        if hy:
+            ax.plot(hx, hy, "o-", color="tab:red", lw=2, label="held-out accuracy (greedy)")
+        ax.set_title("reward and held-out accuracy")
+        ax.set_xlabel("step")
+        ax.legend(fontsize=7, loc="best")
+
+    def line_panel(ax: Any, keys: Sequence[tuple[str, str]], title: str) -> None:
+        for key, label in keys:
+            xs, ys = _series(train, key)
+            if ys:
+                ax.plot(xs, ys, lw=1.5, label=label)
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        if any(_series(train, k)[1] for k, _ in keys):
+            ax.legend(fontsize=7, loc="best")
+
+    def length_panel(ax: Any) -> None:
+        xs, mean = _series(train, "completions/mean_length")
+        _, lo = _series(train, "completions/min_length")
+        _, hi = _series(train, "completions/max_length")
+        if mean:
+            ax.plot(xs, mean, color="tab:green", lw=1.5, label="mean")
+            if len(lo) == len(hi) == len(mean):
+                ax.fill_between(xs, lo, hi, color="tab:green", alpha=0.15, label="min-max")
+            ax.legend(fontsize=7)
+        ax.set_title("completion length (tokens)")
+        ax.set_xlabel("step")
+
+    def time_panel(ax: Any) -> None:
+        xs, gen = _series(train, "time/generation")
+        _, rew = _series(train, "time/reward")
+        _, upd = _series(train, "time/update")
+        if gen and len(gen) == len(rew) == len(upd):
+            ax.stackplot(xs, gen, rew, upd, labels=["generation", "reward", "update"], alpha=0.8)
+            ax.legend(fontsize=7, loc="upper left")
+        ax.set_title("step time (s)")
+        ax.set_xlabel("step")
+
+    unscored = _unscored_key(train)
+    panels = [
+        reward_panel,
+        lambda ax: line_panel(ax, [("kl", "KL(policy || reference)")], "KL to the reference"),
+        lambda ax: line_panel(ax, [("entropy", "entropy")], "entropy (nats/token)"),
+        length_panel,
+        lambda ax: line_panel(ax, [("frac_reward_zero_std", "groups with zero reward spread")]
+                              + ([(unscored, "unscored completions")] if unscored else []), "no-signal fractions"),
+        lambda ax: line_panel(ax, [("clip_ratio/region_mean", "clipped (region)"),
+                                   ("clip_ratio/low_mean", "clipped low"), ("clip_ratio/high_mean", "clipped high")],
+                              "clip ratio"),
+        time_panel,
+    ]
+    fig, axes = plt.subplots(2, 4, figsize=(20, 8.5))
+    flat = list(axes.flat)
+    for draw, ax in zip(panels, flat, strict=False):
+        draw(ax)
+        ax.grid(alpha=0.3)
+    for ax in flat[len(panels):]:
+        ax.axis("off")
+    fig.suptitle(f"referee training run: {Path(run_dir).resolve().name}")
+    fig.tight_layout()
+    overview = out_dir / "overview.png"
+    fig.savefig(overview, dpi=90)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    reward_panel(ax)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    reward = out_dir / "reward.png"
+    fig.savefig(reward, dpi=110)
+    plt.close(fig)
+    return [overview, reward]
