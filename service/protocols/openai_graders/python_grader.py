@@ -27,7 +27,7 @@ from .engine import Context, Outcome
 __all__ = ["SANDBOX_KEY", "run", "unavailable"]
 
 ISOLATION: Isolation = "strict"
-SANDBOX_KEY = f"code.sandbox:{ISOLATION}:"  # the same instance the `code` source uses with its defaults
+SANDBOX_KEY = f"code.sandbox:{ISOLATION}"  # the instance the `code` source uses with strict isolation
 MEMORY_MB = 1024
 
 _DRIVER = """
