@@ -5,7 +5,7 @@
 
 Starts `python -m referee.trainer.grpo` and `python -m referee.trainer.ppo` as two processes at the same
 moment, with the shared flags below (SmolLM2-135M-Instruct, arithmetic, `math` source, 16 completions per
-step, 64 new tokens, temperature 0.7, learning rate 2e-5, KL β 0.04, 48 held-out prompts every 4 steps),
+step, 64 new tokens, temperature 0.7, constant learning rate 3e-5, KL β 0.04, 48 held-out prompts every 4 steps),
 so both see the same machine load; each process gets `--minutes` of wall time (then it is stopped and
 its metrics so far are kept). Then prints a markdown table per algorithm: at each held-out evaluation,
 the step, the wall time since launch, the training reward (mean over the steps since the previous
@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 SHARED = ["--source", "math", "--dataset", "arithmetic", "--per_device_train_batch_size", "16",
-          "--max_completion_length", "64", "--temperature", "0.7", "--learning_rate", "2e-5", "--beta", "0.04",
-          "--heldout_size", "48", "--heldout_steps", "4", "--save_steps", "4", "--disable_tqdm", "true",
-          "--overwrite", "true"]
+          "--max_completion_length", "64", "--temperature", "0.7", "--learning_rate", "3e-5",
+          "--lr_scheduler_type", "constant", "--beta", "0.04", "--heldout_size", "48", "--heldout_steps", "4",
+          "--save_steps", "4", "--disable_tqdm", "true", "--overwrite", "true"]
 ALGOS = {
     "grpo": ["--num_generations", "4"],  # 4 prompts x 4 completions, group-relative advantages
     "ppo": ["--ppo_epochs", "2", "--num_mini_batches", "2"],  # 16 prompts x 1 completion, GAE advantages

@@ -9,10 +9,16 @@ flags override it). The flags shared with GRPO mean the same thing (`--learning_
 difference of unit: `--per_device_train_batch_size` counts rollouts per step (prompts, one completion each).
 
 Defaults that differ from TrainingArguments' are in `PPO_DEFAULTS`. The PPO ones follow the RLHF
-literature: clip ε = 0.2 for ratio and value, γ = 1 and λ = 0.95 (episodes are short and the only
-non-KL reward is at the end), value-loss weight 0.1 on a shared trunk, 4 epochs over each batch, and a
-KL penalty β = 0.04 (the same default as our GRPO; `--beta 0` turns it off and skips the reference model).
-`--target_kl` turns on the adaptive controller of Ziegler et al. (2019).
+literature: clip ε = 0.2 for ratio and value, value-loss weight 0.1 on a shared trunk, 4 epochs over each
+batch, and a KL penalty β = 0.04 (the same default as our GRPO; `--beta 0` turns it off and skips the
+reference model). `--target_kl` turns on the adaptive controller of Ziegler et al. (2019).
+
+γ = 1 and λ = 1, not the λ = 0.95 of Ziegler et al.: the score arrives only at the last token and the value
+head starts knowing nothing, so with λ < 1 the credit of a token t steps before the end shrinks as
+(γλ)^t (0.95^60 ≈ 0.05: the opening of a 64-token answer learns almost nothing) and the critic's own
+targets inherit that bias (Yuan et al. 2025, "What's behind PPO's collapse in long-CoT?", use λ = 1 for the
+critic for this reason). With λ = 1 the advantage is the return minus the learned baseline. Set `--lam 0.95`
+for the classic recipe once the value head is trained.
 
 Importing this module is cheap; `parse_ppo_args` imports trl.
 """
@@ -66,7 +72,8 @@ class PPOConfig(TrainingArguments):
     kl_horizon: int = field(default=10_000, metadata={
         "help": "Episodes over which the adaptive controller closes the gap to --target_kl."})
     gamma: float = field(default=1.0, metadata={"help": "Discount factor of the return (GAE gamma)."})
-    lam: float = field(default=0.95, metadata={"help": "GAE lambda: 1 is Monte-Carlo returns, 0 is one-step TD."})
+    lam: float = field(default=1.0, metadata={
+        "help": "GAE lambda: 1 is the Monte-Carlo return minus the value baseline, 0 is the one-step TD error."})
     ppo_epochs: int = field(default=4, metadata={"help": "Passes of updates over each batch of rollouts."})
     num_mini_batches: int = field(default=1, metadata={
         "help": "Minibatches per pass; each is one optimiser update."})
