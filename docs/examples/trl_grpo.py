@@ -66,8 +66,10 @@ def main() -> None:
             report_to="none",
             use_cpu=not torch.cuda.is_available(),  # TRL's bf16 default needs a GPU; on CPU train in float32
         )
-        trainer = GRPOTrainer(model=str(embedded_model_path(args.cache_dir)), reward_funcs=[reward], args=config,
-                              train_dataset=arithmetic(4 * args.steps))
+        # TRL awaits async reward functions such as ServiceReward; its annotation names only sync ones.
+        trainer = GRPOTrainer(model=str(embedded_model_path(args.cache_dir)),
+                              reward_funcs=[reward],  # type: ignore[list-item]
+                              args=config, train_dataset=arithmetic(4 * args.steps))
         trainer.train()
 
     for record in trainer.state.log_history:
