@@ -27,11 +27,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from referee.verifiers import Runtime, Sample, Score, UnscoredReason
+from referee.verifiers import ConfigError, Runtime, Sample, Score, UnscoredReason
 
 from .backends import Backend, BackendConfig, open_backend
 from .cache import CACHE_KEY, JudgeCache, cache_key
 from .constitution import Constitution, InlineConstitution
+from .embedded import embedded_gguf_path
 from .environment import constitution_library
 from .method import Method, MethodSettings, Outcome, sigmoid
 from .pairwise import PAIRWISE_TEMPLATES, judge_pairwise
@@ -49,7 +50,10 @@ class JudgeConfig(BaseModel):
     mode: Literal["pointwise", "pairwise"] = Field(
         "pointwise", description="pointwise: judge each completion; pairwise: P(completion beats `reference`).")
     method: Method = Field("verdict", description="verdict | reasoned | likelihood; see referee.judges.method.")
-    backend: BackendConfig = Field(default_factory=BackendConfig, description="Where the judge model runs.")
+    backend: BackendConfig = Field(
+        default_factory=BackendConfig, json_schema_extra={"operator_only": True},
+        description="Where the judge model runs. Operator-only in the service: a request must not make the "
+        "server load a model folder or call a URL of its choosing.")
     length_penalty: float = Field(
         0.0, ge=0, le=100, description="Log-odds taken off per 100 words of the reply (pairwise: of its excess).")
     min_verdict_mass: float = Field(
@@ -106,6 +110,19 @@ class Judge:
         self.constitution: Constitution = constitution_library(runtime).resolve(config.constitution)
         self.settings = MethodSettings(config.method, config.min_verdict_mass, config.max_reason_tokens,
                                        config.likelihood_scale, config.likelihood_per_token)
+
+    async def start(self) -> None:
+        """Check, cheaply and without loading a model, that this host can run the configured backend."""
+        b = self.config.backend
+        if b.kind == "local":
+            import importlib.util
+
+            missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
+            if missing:
+                raise ConfigError(f"the local judge backend needs {' and '.join(missing)}: install referee[local], "
+                                  "or configure an OpenAI-compatible backend (backend.kind=openai)")
+            if b.local.model is None:
+                embedded_gguf_path()  # raises ConfigError naming the package to install
 
     # -- provenance ---------------------------------------------------------------------------------
 

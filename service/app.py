@@ -20,8 +20,10 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 import referee
+from referee.judges import JudgeEnvironment, configure_judges
 from referee.verifiers import Registry, Runtime
 
+from . import routes_judges
 from .admission import Admission
 from .audit import open_audit_log
 from .errors import install_error_handlers
@@ -52,6 +54,7 @@ def create_app(settings: ServiceSettings | None = None, registry: Registry | Non
         async with Runtime(workers=settings.pool_workers, item_timeout_s=settings.item_timeout_s,
                            worker_memory_mb=settings.worker_memory_mb, preload=preload) as runtime:
             app.state.runtime = runtime
+            configure_judges(runtime, JudgeEnvironment(settings.cache.expanduser(), tuple(settings.constitution_dirs)))
             app.state.sources = EnabledSources(registry, runtime, settings.sources, settings.source_options)
             await app.state.sources.start()
             app.state.admission = Admission(settings.max_inflight_items, settings.queue_timeout_s)
@@ -79,6 +82,7 @@ def create_app(settings: ServiceSettings | None = None, registry: Registry | Non
     app.include_router(openrlhf.router)
     app.include_router(nemo_gym.router)
     app.include_router(openai_graders.router)
+    app.include_router(routes_judges.router)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

@@ -68,6 +68,12 @@ class ServiceSettings(BaseSettings):
     max_field_chars: int = Field(
         1_000_000, ge=1, description="Longest prompt, completion or reference accepted, in characters."
     )
+    cache: Path = Field(
+        Path("~/.cache/referee"), description="Cache folder (REFEREE_CACHE), where the judge model is materialised."
+    )
+    constitution_dirs: list[Path] = Field(
+        default_factory=list, description="Folders of <name>/v<N>.md constitutions to serve besides the shipped ones."
+    )
 
     @model_validator(mode="after")
     def _bind_needs_key(self) -> ServiceSettings:
