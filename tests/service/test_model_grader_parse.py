@@ -2,33 +2,37 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from referee.service.protocols.openai_graders.model_grader import _close, backend_config, parse_result
 
+OPERATOR = {"kind": "openai", "openai": {"base_url": "http://vllm:8001/v1", "model": "qwen"}}
+
 
 @pytest.mark.parametrize(
-    ("model", "kind", "detail"),
+    ("model", "operator", "kind"),
     [
-        ("embedded", "local", None),
-        ("local:/models/qwen", "local", "/models/qwen"),
-        ("openai:smollm2@http://127.0.0.1:8001/v1", "openai", "http://127.0.0.1:8001/v1"),
+        ("embedded", None, "local"),
+        ("embedded", OPERATOR, "local"),
+        ("judge", None, "local"),  # no operator configuration: the embedded model
+        ("judge", OPERATOR, "openai"),
     ],
 )
-def test_backend_config(model: str, kind: str, detail: str | None) -> None:
-    config = backend_config(model)
+def test_backend_config(model: str, operator: dict[str, Any] | None, kind: str) -> None:
+    config = backend_config(model, operator)
     assert config.kind == kind
     if kind == "local":
-        assert config.local.model == detail
+        assert config.local.model is None  # the embedded model, never a folder a request names
     else:
-        assert config.openai.base_url == detail and config.openai.model == "smollm2"
+        assert config.openai.base_url == "http://vllm:8001/v1" and config.openai.model == "qwen"
 
 
-@pytest.mark.parametrize("model", ["gpt-4o-2024-08-06", "local:", "openai:smollm2", "openai:@http://x/v1",
-                                   "openai:m@ftp://x"])
+@pytest.mark.parametrize("model", ["gpt-4o-2024-08-06", "local:/etc", "openai:m@http://10.0.0.1/v1", ""])
 def test_other_models_are_refused_naming_the_choices(model: str) -> None:
-    with pytest.raises(ValueError, match="'embedded', 'local:<model folder>' or 'openai:<served model>@<base url>'"):
-        backend_config(model)
+    with pytest.raises(ValueError, match="model must be 'judge'"):
+        backend_config(model, OPERATOR)
 
 
 @pytest.mark.parametrize(

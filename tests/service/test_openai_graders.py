@@ -6,6 +6,7 @@ to api.openai.com (same JSON, `Authorization: Bearer`), and parses the answer wi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from rapidfuzz import fuzz, utils
 from rouge_score import rouge_scorer
 
-from referee.service.local import LocalService
+from referee.service.local import LocalService, free_port
 from tests.conftest import API_KEY
 
 
@@ -282,19 +283,22 @@ def test_score_model_on_the_embedded_judge(client: openai.OpenAI) -> None:
     assert result.metadata.to_dict()["referee"]["unscored"] is False
 
 
-def test_score_model_backend_failure_is_a_server_error(client: openai.OpenAI) -> None:
-    from referee.service.local import free_port
-
-    unreachable = f"openai:smollm2@http://127.0.0.1:{free_port()}/v1"  # nothing listens there
-    result = run(client, score_model(unreachable), "Paris", {"reference_answer": "Paris"})
+def test_score_model_uses_the_operators_judge_backend() -> None:
+    # The operator points the judge at an OpenAI-compatible server; nothing listens there.
+    backend = {"kind": "openai", "openai": {"base_url": f"http://127.0.0.1:{free_port()}/v1", "max_retries": 0}}
+    env = {"REFEREE_SOURCE_OPTIONS": json.dumps({"judge": {"backend": backend}})}
+    with LocalService(sources=["exact", "judge"], env=env) as svc, \
+            openai.OpenAI(base_url=svc.url + "/v1", api_key="none", max_retries=0, timeout=120) as c:
+        result = run(c, score_model("judge"), "Paris", {"reference_answer": "Paris"})
     assert result.reward == 0.0 and _flags(result) == {"model_grader_server_error"}
     assert result.metadata.errors.to_dict()["model_grader_server_error_details"]
     assert result.metadata.to_dict()["referee"]["unscored"] is True
 
 
-def test_score_model_needs_a_referee_backend(client: openai.OpenAI) -> None:
+@pytest.mark.parametrize("model", ["gpt-4o-2024-08-06", "openai:smollm2@http://10.0.0.1/v1", "local:/etc"])
+def test_a_request_cannot_choose_the_judge_model(client: openai.OpenAI, model: str) -> None:
     with pytest.raises(openai.UnprocessableEntityError) as caught:
-        client.fine_tuning.alpha.graders.validate(grader=score_model("gpt-4o-2024-08-06"))  # type: ignore[arg-type]
+        client.fine_tuning.alpha.graders.validate(grader=score_model(model))  # type: ignore[arg-type]
     detail = caught.value.response.json()["detail"]
-    assert "not available: score_model graders: model 'gpt-4o-2024-08-06' is not reachable" in detail
-    assert "'embedded'" in detail
+    assert f"not available: score_model graders: model {model!r} is not reachable" in detail
+    assert "model must be 'judge'" in detail

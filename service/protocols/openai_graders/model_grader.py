@@ -1,12 +1,14 @@
 """`score_model` graders, on referee's judge backends (`referee.judges.backends`).
 
-OpenAI's hosted models cannot be reached from here, so `model` names a judge backend instead:
+OpenAI's hosted models cannot be reached from here, so `model` names one of referee's judge backends:
 
-- `embedded`: the embedded SmolLM2-135M-Instruct, in this process (transformers);
-- `local:<folder>`: a transformers model folder, in this process;
-- `openai:<served model>@<base url>`: an OpenAI-compatible server such as vLLM, e.g.
-  `openai:smollm2@http://127.0.0.1:8001/v1`.
+- `judge`: the backend the operator configured for the `judge` source (`source_options.judge.backend` in
+  the service settings: a local model, or an OpenAI-compatible server such as vLLM); the embedded model when
+  none is configured;
+- `embedded`: the embedded SmolLM2-135M-Instruct, in this process (transformers).
 
+Which model runs and which servers the service calls are the operator's choice, as for the `judge` source
+(its `backend` option is operator-only): a request cannot point the service at a model folder or a URL.
 Any other name (`gpt-4o-2024-08-06`, ...) is refused by `/validate` and `/run` with a 422 saying so.
 
 The messages are rendered (templates filled; the model sample's text neutralised first so it cannot forge
@@ -28,7 +30,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from referee.judges.backends import BackendConfig, LocalBackendConfig, OpenAIBackendConfig, open_backend
+from referee.judges.backends import BackendConfig, open_backend
 from referee.judges.neutralise import neutralise
 
 from .check import message_texts
@@ -42,28 +44,26 @@ RESULT_TOKENS = 8
 _OPEN = '{"steps": ['
 _NUMBER = re.compile(r"\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)")
 _RESULT = re.compile(r"[\"']?result[\"']?\s*[:=]\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)", re.IGNORECASE)
-_BACKENDS = "model must name a referee judge backend: 'embedded', 'local:<model folder>' or " \
-            "'openai:<served model>@<base url>' (an OpenAI-compatible server such as vLLM)"
+MODELS = ("judge", "embedded")
 
 
-def backend_config(model: str) -> BackendConfig:
-    """The judge backend a score_model grader's `model` names; ValueError saying what is accepted."""
-    if model == "embedded":
-        return BackendConfig(kind="local")
-    if model.startswith("local:") and len(model) > len("local:"):
-        return BackendConfig(kind="local", local=LocalBackendConfig(model=model.removeprefix("local:")))
-    if model.startswith("openai:"):
-        served, at, base_url = model.removeprefix("openai:").partition("@")
-        if served and at and base_url.startswith(("http://", "https://")):
-            return BackendConfig(kind="openai", openai=OpenAIBackendConfig(model=served, base_url=base_url))
-    raise ValueError(f"model {model!r} is not reachable from referee; {_BACKENDS}")
+def backend_config(model: str, operator: Mapping[str, Any] | None) -> BackendConfig:
+    """The judge backend `model` names; `operator` is the operator's `source_options.judge.backend`."""
+    if model == "judge" and operator:
+        return BackendConfig.model_validate(dict(operator))
+    if model in MODELS:
+        return BackendConfig(kind="local")  # local, no folder: the embedded model
+    raise ValueError(f"model {model!r} is not reachable from referee; model must be 'judge' (the judge backend "
+                     "the operator configured, source_options.judge.backend; by default the embedded model) or "
+                     "'embedded'")
 
 
 def unavailable(grader: Any) -> str | None:
-    try:
-        backend_config(grader.model)
-    except ValueError as exc:
-        return str(exc)
+    if grader.model not in MODELS:
+        try:
+            backend_config(grader.model, None)
+        except ValueError as exc:
+            return str(exc)
     return None
 
 
@@ -96,7 +96,8 @@ def _contract(low: float, high: float) -> str:
             f'"result": <a number from {low:g} to {high:g}>}}')
 
 
-async def run(grader: Any, ctx: Context) -> Outcome:
+async def run(grader: Any, ctx: Context, *, operator: Mapping[str, Any] | None = None) -> Outcome:
+    """Grade with the judge backend `grader.model` names; `operator`: the operator's judge backend config."""
     sample = _inert(ctx.sample)
     messages = []
     for message in grader.input:
@@ -107,7 +108,7 @@ async def run(grader: Any, ctx: Context) -> Outcome:
     params = grader.sampling_params
     max_tokens = (params.max_completions_tokens if params and params.max_completions_tokens else DEFAULT_MAX_TOKENS)
     try:
-        backend = await open_backend(backend_config(grader.model), ctx.runtime)
+        backend = await open_backend(backend_config(grader.model, operator), ctx.runtime)
         prompt = backend.chat(messages)
         [reply] = await backend.generate([prompt + _OPEN], max_tokens)
         if isinstance(reply, Exception):

@@ -15,6 +15,7 @@ Point the OpenAI SDK at the service (`OpenAI(base_url="http://HOST:8000/v1", api
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from typing import Any, TypeVar
@@ -78,9 +79,11 @@ async def run(request: Request) -> dict[str, Any]:
     _check(request, req.grader)
     settings = request.app.state.settings
     template_sample, python_sample = sample_namespaces(req.model_sample)
+    judge_backend = settings.source_options.get("judge", {}).get("backend")  # the operator's, never the request's
     ctx = Context(item=req.item_namespace(), sample=template_sample, python_sample=python_sample,
                   runtime=request.app.state.runtime, timeout=settings.item_timeout_s,
-                  python=python_grader.run, model=model_grader.run)
+                  python=python_grader.run,
+                  model=functools.partial(model_grader.run, operator=judge_backend))
     start = time.perf_counter()
     try:
         async with asyncio.timeout(settings.request_timeout_s):
