@@ -1,7 +1,9 @@
 """`python` graders: the spec's `grade(sample, item)` run in referee's code sandbox (`referee.verifiers.code`).
 
-The grader's source plus a small driver run as one stdin/stdout case of the sandbox (strict isolation: fresh
-namespaces, seccomp, no network, rlimits; see `referee.verifiers.code.sandbox`): the driver reads
+The grader's source plus a small driver run as one stdin/stdout case of the sandbox (see
+`referee.verifiers.code.sandbox`: fresh namespaces, seccomp, no network, rlimits), with the isolation the
+operator chose for the `code` source (`source_options.code.isolation`, default "strict"; a request cannot
+weaken it), sharing that source's sandbox instance. The driver reads
 `{"sample": ..., "item": ...}` from stdin, calls `grade`, and writes the result after a per-run random marker,
 so neither a `print` in the grader nor text in the model sample can pass for the result. The sandbox runs
 Python with `-I -S`: the standard library only (OpenAI's runtime also has numpy, rapidfuzz, ...; a grader
@@ -24,10 +26,8 @@ from referee.verifiers.code.sandbox import Isolation
 
 from .engine import Context, Outcome
 
-__all__ = ["SANDBOX_KEY", "run", "unavailable"]
+__all__ = ["isolation", "run", "unavailable"]
 
-ISOLATION: Isolation = "strict"
-SANDBOX_KEY = f"code.sandbox:{ISOLATION}"  # the instance the `code` source uses with strict isolation
 MEMORY_MB = 1024
 
 _DRIVER = """
@@ -48,10 +48,16 @@ __referee_driver()
 """
 
 
+def isolation(settings: Any) -> Isolation:
+    """The sandbox isolation the operator set for the `code` source; "strict" by default."""
+    chosen = settings.source_options.get("code", {}).get("isolation", "strict")
+    return chosen if chosen in ("strict", "namespaces", "rlimits") else "strict"
+
+
 def unavailable(app: Any) -> str | None:
     """Why python graders cannot run on this service (the host cannot isolate), or None."""
     try:
-        preflight(ISOLATION)
+        preflight(isolation(app.state.settings))
     except SandboxUnavailable as exc:
         return str(exc)
     return None
@@ -73,15 +79,16 @@ def _runtime_error(grader: Any, details: str) -> Outcome:
                           python_grader_runtime_error_details=details)
 
 
-async def run(grader: Any, ctx: Context) -> Outcome:
+async def run(grader: Any, ctx: Context, *, isolation: Isolation = "strict") -> Outcome:
     marker = "__referee_result_" + secrets.token_hex(16) + "__"
     code = grader.source + _DRIVER.replace("MARKER", repr(marker))
     payload = json.dumps({"sample": ctx.python_sample, "item": ctx.item})
     spec = TestSpec(mode="stdio", format="stdio", names=["grade"], inputs=[payload], outputs=[""])
     limits = Limits(timeout_s=ctx.timeout, total_timeout_s=ctx.timeout, memory_mb=MEMORY_MB)
     runtime = ctx.runtime
-    sandbox = runtime.resource(SANDBOX_KEY, lambda: Sandbox(isolation=ISOLATION,
-                                                            concurrency=runtime.pool.max_workers))
+    # the same key and construction as the `code` source: one sandbox (fork server) per isolation level
+    sandbox = runtime.resource(f"code.sandbox:{isolation}", lambda: Sandbox(isolation=isolation,
+                                                                            concurrency=runtime.pool.max_workers))
     try:
         report = await sandbox.run(code, spec, limits)
     except Exception as exc:  # SandboxUnavailable, SandboxFailure, or the host refusing to start a process

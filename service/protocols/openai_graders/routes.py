@@ -82,7 +82,7 @@ async def run(request: Request) -> dict[str, Any]:
     judge_backend = settings.source_options.get("judge", {}).get("backend")  # the operator's, never the request's
     ctx = Context(item=req.item_namespace(), sample=template_sample, python_sample=python_sample,
                   runtime=request.app.state.runtime, timeout=settings.item_timeout_s,
-                  python=python_grader.run,
+                  python=functools.partial(python_grader.run, isolation=python_grader.isolation(settings)),
                   model=functools.partial(model_grader.run, operator=judge_backend))
     start = time.perf_counter()
     try:
