@@ -67,6 +67,7 @@ class ConstitutionLibrary:
     def __init__(self, extra_dirs: Sequence[str | Path] = ()) -> None:
         self._entries: dict[str, dict[int, Entry]] = {}
         self._parsed: dict[str, Constitution] = {}
+        self._released = released_manifest()
         shipped = files(PACKAGE)
         self._add_root(shipped, packaged=True)
         for d in extra_dirs:
@@ -134,4 +135,4 @@ class ConstitutionLibrary:
 
     def is_released(self, constitution: Constitution) -> bool:
         """True when `constitution` is a shipped version whose content matches `RELEASED.json`."""
-        return released_manifest().get(constitution.ref) == constitution.sha256
+        return self._released.get(constitution.ref) == constitution.sha256

@@ -189,16 +189,17 @@ class Judge:
     def _cache(self) -> JudgeCache | None:
         return self.runtime.resource(CACHE_KEY, JudgeCache) if self.config.cache else None
 
-    def _key(self, backend: Backend, kind: str, *texts: str) -> str:
-        return cache_key(kind, self.provenance(backend, pairwise=kind == "compare"), *texts)
+    def _key(self, provenance: dict[str, Any], kind: str, *texts: str) -> str:
+        return cache_key(kind, provenance, *texts)
 
     async def _pointwise(self, samples: Sequence[Sample]) -> list[Score]:
         backend, error = await self._open()
         if backend is None:
             return [self._unscored(UnscoredReason.BACKEND_ERROR, error or "", False) for _ in samples]
         cache = self._cache()
+        provenance = self.provenance(backend, pairwise=False)
         out: list[Score | None] = [None] * len(samples)
-        keys = [self._key(backend, "pointwise", s.prompt, s.completion) for s in samples]
+        keys = [self._key(provenance, "pointwise", s.prompt, s.completion) for s in samples]
         todo: list[int] = []
         for i, s in enumerate(samples):
             hit = cache.get(keys[i]) if cache else None
@@ -210,7 +211,6 @@ class Judge:
                 todo.append(i)
         judged = await judge_pointwise(self.constitution, backend, self.settings,
                                        [(samples[i].prompt, samples[i].completion) for i in todo])
-        provenance = self.provenance(backend, pairwise=False)
         for i, per_principle in zip(todo, judged, strict=True):
             score = self._combine_pointwise(per_principle, provenance, _words(samples[i].completion))
             out[i] = score
@@ -236,8 +236,9 @@ class Judge:
         if backend is None:
             return [self._failed_comparison(UnscoredReason.BACKEND_ERROR, error or "", None) for _ in pairs]
         cache = self._cache()
+        provenance = self.provenance(backend, pairwise=True)
         out: list[Comparison | None] = [None] * len(pairs)
-        keys = [self._key(backend, "compare", p.prompt, p.a, p.b) for p in pairs]
+        keys = [self._key(provenance, "compare", p.prompt, p.a, p.b) for p in pairs]
         todo: list[int] = []
         for i, p in enumerate(pairs):
             hit = cache.get(keys[i]) if cache else None
@@ -249,7 +250,6 @@ class Judge:
                 todo.append(i)
         judged = await judge_pairwise(self.constitution, backend, self.settings,
                                       [(pairs[i].prompt, pairs[i].a, pairs[i].b) for i in todo])
-        provenance = self.provenance(backend, pairwise=True)
         for i, per_principle in zip(todo, judged, strict=True):
             comparison = self._combine_pairwise(per_principle, provenance, _words(pairs[i].a) - _words(pairs[i].b))
             out[i] = comparison

@@ -163,18 +163,19 @@ class LocalBackend:
             if len(enc) == 1:  # a candidate spanning two tokens is not a single next token
                 ids[t] = enc[0]
         names, cand = list(ids), list(ids.values())
-        rows = [self.lm.encode(p) for p in prompts]
+        rows = await asyncio.to_thread(lambda: [self.lm.encode(p) for p in prompts])
         lps = await self._batched(rows, lambda b: self.lm.next_token_logprobs(b, cand))
         return [lp if isinstance(lp, BackendError) else dict(zip(names, lp, strict=True)) for lp in lps]
 
     async def sequence_logprobs(
         self, prompts: Sequence[str], continuations: Sequence[str]
     ) -> list[Result[SequenceLogprob]]:
-        rows = [(self.lm.encode(p), self.lm.encode(c)) for p, c in zip(prompts, continuations, strict=True)]
+        rows = await asyncio.to_thread(
+            lambda: [(self.lm.encode(p), self.lm.encode(c)) for p, c in zip(prompts, continuations, strict=True)])
         return await self._batched(rows, self.lm.sequence_logprobs)
 
     async def generate(self, prompts: Sequence[str], max_tokens: int) -> list[Result[str]]:
-        rows = [self.lm.encode(p) for p in prompts]
+        rows = await asyncio.to_thread(lambda: [self.lm.encode(p) for p in prompts])
         return await self._batched(rows, lambda b: self.lm.generate(b, max_tokens))
 
 
