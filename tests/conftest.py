@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +60,24 @@ def small_limits_service() -> Iterator[LocalService]:
     env = {"REFEREE_MAX_ITEMS": "5", "REFEREE_MAX_FIELD_CHARS": "100", "REFEREE_MAX_BODY_BYTES": "4096"}
     with LocalService(env=env) as svc:
         yield svc
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer Llama with the embedded model's tokenizer and chat template, random weights: for tests that
+    need a model to run (fast) but not to be any good."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from referee.judges.embedded import embedded_model_path
+
+    tokenizer = AutoTokenizer.from_pretrained(embedded_model_path(Path("~/.cache/referee").expanduser()))
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
+                         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                         bos_token_id=tokenizer.bos_token_id, tie_word_embeddings=True)
+    folder = tmp_path_factory.mktemp("tiny")
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

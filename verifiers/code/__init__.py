@@ -2,7 +2,7 @@
 attempts do not get through. Start with source.py (what is scored), then sandbox.py (what is protected)."""
 
 from .extract import assemble_program, code_blocks, extract_code
-from .sandbox import Limits, Sandbox, SandboxFailure, SandboxUnavailable, preflight
+from .sandbox import Limits, Sandbox, SandboxFailure, SandboxUnavailable, preflight, shared_sandbox
 from .source import CodeConfig, CodeVerifier
 from .tests_spec import InvalidReference, TestSpec, outputs_match, parse_reference
 
@@ -21,4 +21,5 @@ __all__ = [
     "outputs_match",
     "parse_reference",
     "preflight",
+    "shared_sandbox",
 ]

@@ -77,12 +77,15 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ConfigError
 from . import harness as _harness_module
 from .forkserver import ForkServer, ForkServerError
 from .seccomp import build_filter
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 from .tests_spec import TestSpec
 
 __all__ = ["Isolation", "Limits", "Sandbox", "SandboxFailure", "SandboxUnavailable", "preflight"]
@@ -547,3 +550,10 @@ def _describe(path: str) -> _Interpreter:
     if not interp_dir.startswith("/usr/") and not any(interp_dir.startswith(p + "/") for p in prefixes):
         raise ValueError(f"the interpreter lives outside its prefix ({interp_dir}); give its real path")
     return _Interpreter(path=os.path.realpath(path), prefixes=tuple(prefixes), magic=magic, version=version)
+
+
+def shared_sandbox(runtime: Runtime, isolation: Isolation) -> Sandbox:
+    """The runtime's one sandbox (and fork server) for `isolation`: every user of the sandbox in a process
+    (the `code` source, the OpenAI `python` grader) must share it, so they go through here."""
+    return runtime.resource(f"code.sandbox:{isolation}",
+                            lambda: Sandbox(isolation=isolation, concurrency=runtime.pool.max_workers))

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..contract import Sample, Score, UnscoredReason
 from ..runtime import Runtime
 from .extract import assemble_program
-from .sandbox import Isolation, Limits, Sandbox, SandboxFailure, SandboxUnavailable, preflight
+from .sandbox import Isolation, Limits, Sandbox, SandboxFailure, SandboxUnavailable, preflight, shared_sandbox
 from .tests_spec import InvalidReference, TestSpec, outputs_match, parse_reference
 
 __all__ = ["CodeConfig", "CodeVerifier"]
@@ -74,8 +74,7 @@ class CodeVerifier:
                              disk_mb=config.disk_mb, output_kb=config.output_kb)
 
     def _sandbox(self) -> Sandbox:
-        return self.runtime.resource(f"code.sandbox:{self.config.isolation}", lambda: Sandbox(
-            isolation=self.config.isolation, concurrency=self.runtime.pool.max_workers))
+        return shared_sandbox(self.runtime, self.config.isolation)
 
     async def start(self) -> None:
         """Start the sandbox now (the first `score` does it otherwise): a service can call this at start-up

@@ -21,7 +21,7 @@ import math
 import secrets
 from typing import Any
 
-from referee.verifiers.code import Limits, Sandbox, SandboxUnavailable, TestSpec, preflight
+from referee.verifiers.code import Limits, SandboxUnavailable, TestSpec, preflight, shared_sandbox
 from referee.verifiers.code.sandbox import Isolation
 
 from .engine import Context, Outcome
@@ -85,10 +85,7 @@ async def run(grader: Any, ctx: Context, *, isolation: Isolation = "strict") -> 
     payload = json.dumps({"sample": ctx.python_sample, "item": ctx.item})
     spec = TestSpec(mode="stdio", format="stdio", names=["grade"], inputs=[payload], outputs=[""])
     limits = Limits(timeout_s=ctx.timeout, total_timeout_s=ctx.timeout, memory_mb=MEMORY_MB)
-    runtime = ctx.runtime
-    # the same key and construction as the `code` source: one sandbox (fork server) per isolation level
-    sandbox = runtime.resource(f"code.sandbox:{isolation}", lambda: Sandbox(isolation=isolation,
-                                                                            concurrency=runtime.pool.max_workers))
+    sandbox = shared_sandbox(ctx.runtime, isolation)
     try:
         report = await sandbox.run(code, spec, limits)
     except Exception as exc:  # SandboxUnavailable, SandboxFailure, or the host refusing to start a process
