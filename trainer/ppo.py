@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 from referee.verifiers import ConfigError, RefereeError
 
 from .config import EMBEDDED, RefereeArgs
-from .grpo import COMPLETIONS_FILE, TrainingError, _check_sources, _prepare_output_dir, resolve_model
+from .grpo import COMPLETIONS_FILE, TrainingError, _check_installed, _check_sources, _prepare_output_dir, resolve_model
 from .ppo_config import PPOConfig, parse_ppo_args
 
 if TYPE_CHECKING:
@@ -324,6 +324,7 @@ def train(args: RefereeArgs, cfg: PPOConfig, model_args: ModelConfig,
         # 2. The reward service: the one given, or one started here for the run.
         url = args.service_url
         if url is None:
+            _check_installed(args.source_names())
             url = stack.enter_context(LocalService(sources=args.source_names(), log_path=out / "service.log")).url
         _check_sources(url, args.source_names(), args.api_key)
         source, options = args.reward_spec()

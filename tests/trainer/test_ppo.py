@@ -7,7 +7,10 @@ the length of any text) to give PPO a learning signal; the arithmetic run that l
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ from safetensors.torch import load_file
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from referee.service.local import LocalService
+from referee.trainer.grpo import COMPLETIONS_FILE, TrainingError, latest_checkpoint
 from referee.trainer.metrics import read_metrics
 from referee.trainer.ppo import chat_prompt_ids, episode_tensors, policy_forward, train
 from referee.trainer.ppo_config import parse_ppo_args
@@ -81,37 +85,38 @@ def test_two_steps_change_policy_and_value_and_write_the_metrics(tiny_model: Pat
     assert len(completions) == 16 and {c["step"] for c in completions} == {1, 2}
 
 
-class _Crash(TrainerCallback):
-    def __init__(self, at: int) -> None:
-        self.at = at
+def test_resume_after_kill_9_retraces_the_uninterrupted_run(tiny_model: Path, tmp_path: Path,
+                                                            service: LocalService) -> None:
+    common = ("--max_steps", "4", "--save_steps", "2", "--heldout_steps", "0")
+    whole = train(*parse_ppo_args(_argv(tiny_model, tmp_path / "whole", service, *common)))
 
-    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
-                    **kwargs: Any) -> None:
-        if state.global_step == self.at:
-            raise KeyboardInterrupt("simulated crash")
+    out = tmp_path / "crashed"
+    with open(tmp_path / "crashed.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "referee.trainer.ppo",
+                                 *_argv(tiny_model, out, service, *common)], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 600
+            while latest_checkpoint(out) is None and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            proc.send_signal(signal.SIGKILL)  # no clean-up of any kind, as in a crash
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL, (tmp_path / "crashed.log").read_text()[-3000:]
+    assert latest_checkpoint(out) == out / "checkpoint-2"
 
+    with pytest.raises(TrainingError, match="--resume"):  # a plain rerun refuses to overwrite the run
+        train(*parse_ppo_args(_argv(tiny_model, out, service, *common)))
+    resumed = train(*parse_ppo_args(_argv(tiny_model, out, service, *common, "--resume", "true")))
 
-def test_resume_after_a_crash_continues_exactly(tiny_model: Path, tmp_path: Path, service: LocalService) -> None:
-    run: Callable[..., Path] = lambda out, *extra, callbacks=(): train(  # noqa: E731
-        *parse_ppo_args(_argv(tiny_model, out, service, "--max_steps", "3", "--heldout_steps", "0", *extra)),
-        callbacks=callbacks)
-    whole = run(tmp_path / "whole")
-
-    crashed = tmp_path / "crashed"
-    with pytest.raises(KeyboardInterrupt):
-        run(crashed, callbacks=[_Crash(at=2)])  # step 2 finished but never saved: checkpoint-1 is the latest
-    assert not (crashed / "checkpoint-2").exists()
-    resumed = run(crashed, "--resume", "true")
-
-    # Every step is seeded from (seed, step): the resumed run retraces the uninterrupted one.
+    # Every step is seeded from (seed, step) and the optimiser, schedule, value head and β are restored:
+    # the resumed run retraces the uninterrupted one.
     for name, tensor in _weights(whole).items():
         torch.testing.assert_close(_weights(resumed)[name], tensor, msg=name)
     torch.testing.assert_close(load_file(str(resumed / VALUE_HEAD_FILE)), load_file(str(whole / VALUE_HEAD_FILE)))
-    assert [r["step"] for r in read_metrics(resumed)] == [1, 2, 3]
-    rewards = [r["reward"] for r in read_metrics(resumed)]
-    assert rewards == pytest.approx([r["reward"] for r in read_metrics(whole)])
-    steps = [json.loads(line)["step"] for line in (resumed / "completions.jsonl").read_text().splitlines()]
-    assert steps == [1] * 8 + [2] * 8 + [3] * 8
+    assert [r["step"] for r in read_metrics(resumed)] == [1, 2, 3, 4]  # the cut-off steps are not there twice
+    assert [r["reward"] for r in read_metrics(resumed)] == pytest.approx([r["reward"] for r in read_metrics(whole)])
+    steps = [json.loads(line)["step"] for line in (resumed / COMPLETIONS_FILE).read_text().splitlines()]
+    assert steps == [step for step in (1, 2, 3, 4) for _ in range(8)]
 
 
 def test_resume_skips_a_checkpoint_cut_off_mid_save(tiny_model: Path, tmp_path: Path, service: LocalService) -> None:
@@ -122,6 +127,49 @@ def test_resume_skips_a_checkpoint_cut_off_mid_save(tiny_model: Path, tmp_path: 
                                 "--resume", "true")))
     assert [r["step"] for r in read_metrics(out)] == [1, 2]
     assert (out / "checkpoint-2" / "trainer_state.json").exists()
+
+
+def test_unscored_rollouts_are_dropped_not_scored_zero(tiny_model: Path, tmp_path: Path,
+                                                       service: LocalService) -> None:
+    # Half the prompts have no reference: `exact` cannot score them, so the mix leaves them unscored.
+    data = tmp_path / "data.jsonl"
+    rows = [{"question": f"say {i}", "gold": str(i) if i % 2 else None} for i in range(16)]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = train(*parse_ppo_args(_argv(
+        tiny_model, tmp_path / "run", service, "--max_steps", "2", "--heldout_steps", "0", "--heldout_size", "4",
+        "--dataset", str(data), "--prompt_column", "question", "--reference_column", "gold",
+        "--source", "wordcount:1.0,exact:1.0", "--source_options", '{"wordcount": {"target": 5}}')))
+
+    completions = [json.loads(line) for line in (out / COMPLETIONS_FILE).read_text().splitlines()]
+    unscored = [c for c in completions if c["reference"] is None]
+    assert unscored and all(c["reward"] is None and c["reason"] == "component_unscored" for c in unscored)
+    for record in read_metrics(out):
+        step = [c for c in completions if c["step"] == record["step"]]
+        scored = [c["reward"] for c in step if c["reward"] is not None]
+        # The mean over scored rollouts only: unscored ones counted as 0 would pull it down (wordcount > 0).
+        assert record["reward"] == pytest.approx(sum(scored) / len(scored), rel=1e-5)
+        assert record["mix/unscored_frac"] == pytest.approx(1 - len(scored) / len(step))
+
+
+class _StopServiceAfterStep(TrainerCallback):
+    def __init__(self, service: LocalService, step: int) -> None:
+        self.service, self.step = service, step
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                    **kwargs: Any) -> None:
+        if state.global_step == self.step:
+            self.service.stop()
+
+
+def test_unreachable_service_saves_a_checkpoint_and_stops_with_a_clear_error(tiny_model: Path,
+                                                                             tmp_path: Path) -> None:
+    with LocalService(sources=["wordcount"]) as own:
+        argv = _argv(tiny_model, tmp_path / "run", own, "--max_steps", "5", "--save_steps", "100",
+                     "--heldout_steps", "0", "--service_deadline", "2")
+        with pytest.raises(TrainingError, match=r"stopped at step 1: .*did not answer.*--resume") as info:
+            train(*parse_ppo_args(argv), callbacks=[_StopServiceAfterStep(own, 1)])
+    assert "checkpoint-1" in str(info.value)
+    assert latest_checkpoint(tmp_path / "run") == tmp_path / "run" / "checkpoint-1"
 
 
 def test_forward_log_probs_match_the_sampling_distribution(tiny_model: Path) -> None:
