@@ -15,6 +15,7 @@ Importing this module is cheap; `parse_train_args` imports trl.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -147,7 +148,10 @@ def parse_train_args(argv: list[str] | None = None) -> tuple[RefereeArgs, GRPOCo
     parser = TrlParser((RefereeArgs, GRPOConfig, ModelConfig), prog="referee train",  # type: ignore[arg-type]
                        description="GRPO with TRL against a reward source of the referee service.")
     cuda = torch.cuda.is_available()
+    defaults = dict(TRAIN_DEFAULTS)
+    if "activation_checkpointing" not in {f.name for f in dataclasses.fields(GRPOConfig)}:  # transformers < 5.20
+        defaults["gradient_checkpointing"] = defaults.pop("activation_checkpointing")
     # bf16 and pinned memory only where there is a GPU: on CPU, bf16 autocast is slow and pinning warns.
-    parser.set_defaults(**TRAIN_DEFAULTS, bf16=cuda, dataloader_pin_memory=cuda, model_name_or_path=EMBEDDED)
+    parser.set_defaults(**defaults, bf16=cuda, dataloader_pin_memory=cuda, model_name_or_path=EMBEDDED)
     args, grpo, model = parser.parse_args_and_config(argv)
     return args, grpo, model

@@ -128,7 +128,7 @@ def _check_sources(url: str, names: Sequence[str], api_key: str | None) -> None:
 def train(args: RefereeArgs, grpo: GRPOConfig, model_args: ModelConfig,
           callbacks: Sequence[TrainerCallback] = ()) -> Path:
     """Runs GRPO as configured; returns the output folder (final model, metrics, checkpoints)."""
-    from transformers.trainer_callback import ProgressCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
     from trl import get_peft_config
 
     from referee.service.client import RewardServiceError
@@ -184,7 +184,8 @@ def train(args: RefereeArgs, grpo: GRPOConfig, model_args: ModelConfig,
             callbacks=[clock, heldout, writer, Progress(writer, enabled=main_process and not grpo.disable_tqdm),
                        *callbacks],
             clock=clock, completions_file=out / COMPLETIONS_FILE if main_process else None)
-        trainer.remove_callback(ProgressCallback)
+        trainer.remove_callback(ProgressCallback)  # ours shows the metrics that matter; metrics.jsonl has all
+        trainer.remove_callback(PrinterCallback)
 
         # 5. Train; a service that stays unreachable stops the run, after saving where it was.
         try:

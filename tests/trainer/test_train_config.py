@@ -54,11 +54,13 @@ def test_a_malformed_source_fails_fast_with_the_syntax(bad: str) -> None:
 
 
 def test_arithmetic_has_gold_answers_and_a_disjoint_held_out_set() -> None:
-    train, held = problems(3000), problems(200, split="heldout")
-    assert not {r["prompt"] for r in train} & {r["prompt"] for r in held}
-    assert problems(5) == problems(5)  # deterministic
-    for row in train[:200]:
-        assert row["reference"].isdigit() and "\\boxed{}" in row["prompt"]
+    for level in ("easy", "multistep"):
+        train, held = problems(3000, level=level), problems(200, split="heldout", level=level)
+        assert not {r["prompt"] for r in train} & {r["prompt"] for r in held}
+        assert problems(5, level=level) == problems(5, level=level)  # deterministic
+        for row in train[:200]:
+            assert row["reference"].isdigit() and "The answer is N." in row["prompt"]
+    assert builtin_rows("arithmetic-multistep", "heldout", 3) == problems(3, split="heldout", level="multistep")
     assert len(builtin_rows("code", "train")) == 8 and len(builtin_rows("code", "heldout")) == 4
     assert all(r["metadata"]["entry_point"] in r["reference"] for r in builtin_rows("code", "train"))
     assert builtin_rows("open", "heldout") and "reference" not in builtin_rows("open", "train")[0]

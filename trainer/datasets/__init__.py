@@ -2,7 +2,8 @@
 
 | name         | for source | rows                                                                 |
 | ------------ | ---------- | -------------------------------------------------------------------- |
-| `arithmetic` | `math`     | generated word problems, gold answer in `reference` (any size)        |
+| `arithmetic` | `math`     | generated one-step word problems, single digits, gold in `reference`  |
+| `arithmetic-multistep` | `math` | generated one- and two-step problems, numbers up to 60          |
 | `code`       | `code`     | 12 small Python functions, MBPP-style asserts, `metadata.entry_point` |
 | `open`       | `judge`    | 20 open-ended requests, no reference                                  |
 
@@ -19,7 +20,7 @@ from .arithmetic import problems
 
 __all__ = ["BUILTIN_DATASETS", "builtin_rows"]
 
-BUILTIN_DATASETS = ("arithmetic", "code", "open")
+BUILTIN_DATASETS = ("arithmetic", "arithmetic-multistep", "code", "open")
 # The last rows of the small fixed sets are held out.
 _HELDOUT_TAIL = {"code": 4, "open": 4}
 
@@ -37,8 +38,10 @@ def builtin_rows(name: str, split: str = "train", n: int | None = None, seed: in
     """
     if split not in ("train", "heldout"):
         raise ValueError(f"split must be 'train' or 'heldout', got {split!r}")
-    if name == "arithmetic":
-        return problems(n if n is not None else (2000 if split == "train" else 100), seed=seed, split=split)
+    if name in ("arithmetic", "arithmetic-multistep"):
+        level = "easy" if name == "arithmetic" else "multistep"
+        return problems(n if n is not None else (2000 if split == "train" else 100), seed=seed, split=split,
+                        level=level)
     if name not in _HELDOUT_TAIL:
         raise ValueError(f"no built-in dataset named {name!r}; built-in: {', '.join(BUILTIN_DATASETS)}")
     rows = _jsonl({"code": "code_tasks.jsonl", "open": "open_prompts.jsonl"}[name])
