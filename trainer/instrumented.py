@@ -58,9 +58,9 @@ class InstrumentedGRPOTrainer(GRPOTrainer):
         super().__init__(*args, **kwargs)
         self.clock = clock
         self.completions_file = completions_file
-        if self.use_vllm and self.args.vllm_mode == "colocate" and _vllm_reloads_in_place():
+        if self.use_vllm and getattr(self.args, "vllm_mode", None) == "colocate" and _vllm_reloads_in_place():
             generation = self.vllm_generation
-            generation.sync_weights = lambda: _reload_in_place(generation)
+            generation.sync_weights = lambda: _reload_in_place(generation)  # type: ignore[method-assign]
 
     def close(self) -> None:
         """Stops and closes the event loop TRL runs async reward functions on (TRL only stops it at exit)."""
