@@ -3,6 +3,9 @@
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_ppo_vs_grpo.py --minutes 30 --output_dir runs/compare
     .venv/bin/python bench/bench_ppo_vs_grpo.py --table-only --output_dir runs/compare   # the table again
 
+(`--table-only` reads `<output_dir>/launch.json`: "started" (unix time), or "grpo_started" and "ppo_started"
+for two runs launched apart, and the runs in `<output_dir>/grpo` and `<output_dir>/ppo`.)
+
 Starts `python -m referee.trainer.grpo` and `python -m referee.trainer.ppo` as two processes at the same
 moment, with the shared flags below (SmolLM2-135M-Instruct, arithmetic, `math` source, 16 completions per
 step, 64 new tokens, temperature 0.7, constant learning rate 3e-5, KL β 0.04, 48 held-out prompts every 4 steps),
@@ -105,7 +108,7 @@ def main() -> None:
                             else launch(out, opts.max_steps, opts.minutes))
     for algo in ALGOS:
         print(f"\n### {algo.upper()} (exit code {meta.get(f'{algo}_returncode')})\n")
-        print(table(out / algo, meta["started"]))
+        print(table(out / algo, meta.get(f"{algo}_started", meta["started"])))
 
 
 if __name__ == "__main__":
