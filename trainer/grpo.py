@@ -81,21 +81,26 @@ def _keep_steps_upto(path: Path, step: int) -> None:
         path.write_text("".join(line + "\n" for line in lines))
 
 
-def _prepare_output_dir(out: Path, resume: bool, overwrite: bool) -> Path | None:
-    """The checkpoint to resume from (None: a fresh run), after checking `out` can be used that way."""
+def _prepare_output_dir(out: Path, resume: bool, overwrite: bool, main_process: bool = True) -> Path | None:
+    """The checkpoint to resume from (None: a fresh run), after checking `out` can be used that way.
+
+    Only the main process of a distributed run changes files; the others just find the checkpoint.
+    """
     checkpoint = latest_checkpoint(out) if out.exists() else None
     if resume:
         if checkpoint is None:
             raise TrainingError(f"--resume: no complete checkpoint in {out}; start without --resume")
-        step = int(checkpoint.name.split("-")[-1])
-        _keep_steps_upto(out / COMPLETIONS_FILE, step)
+        if main_process:
+            _keep_steps_upto(out / COMPLETIONS_FILE, int(checkpoint.name.split("-")[-1]))
         return checkpoint
     if any(out.glob("checkpoint-*")):
         if not overwrite:
             raise TrainingError(f"{out} already holds checkpoints of a run; continue it with --resume, start "
                                 f"afresh there with --overwrite (deletes them), or choose another --output_dir")
-        for old in out.glob("checkpoint-*"):
-            shutil.rmtree(old)
+    if not main_process:
+        return None
+    for old in out.glob("checkpoint-*"):
+        shutil.rmtree(old)
     for name in _RUN_OUTPUTS:
         target = out / name
         if target.is_dir():
@@ -142,7 +147,7 @@ def train(args: RefereeArgs, grpo: GRPOConfig, model_args: ModelConfig,
     from .reward_fn import ServiceReward
 
     out = Path(grpo.output_dir or TRAIN_DEFAULTS["output_dir"])
-    resume_from = _prepare_output_dir(out, args.resume, args.overwrite)
+    resume_from = _prepare_output_dir(out, args.resume, args.overwrite, grpo.process_index == 0)
     out.mkdir(parents=True, exist_ok=True)
 
     # 1. The policy. TRL loads it (and the frozen reference copy for the KL term) from this path.
