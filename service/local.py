@@ -33,8 +33,8 @@ def free_port() -> int:
 class LocalService:
     def __init__(self, *, sources: Sequence[str] | None = None, api_key: str | None = None,
                  extra_args: Sequence[str] = (), env: dict[str, str] | None = None, startup_timeout: float = 120.0,
-                 log_path: Path | None = None) -> None:
-        self.port = free_port()
+                 log_path: Path | None = None, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.api_key = api_key
         self._args = [sys.executable, "-m", "referee", "serve", "--host", "127.0.0.1", "--port", str(self.port),
