@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from referee.verifiers import Sample, Score
 
-__all__ = ["HackingMonitors"]
+__all__ = ["HackingMonitors", "verifier_judge_pairs"]
 
 _LENGTH_BUCKETS = (16, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536)
 _EWMA_ALPHA = 0.05  # per request: a few dozen requests of memory
@@ -28,6 +28,14 @@ _EWMA_ALPHA = 0.05  # per request: a few dozen requests of memory
 
 def _is_judge(source: str) -> bool:
     return source == "judge" or source.startswith("judge")
+
+
+def verifier_judge_pairs(score: Score) -> list[tuple[str, str, bool]]:
+    """For a mix's score: each (verifier, judge, disagree) among its scored components, where they disagree
+    if one passes (>= 0.5) and the other fails (< 0.5)."""
+    passed = {c.source: c.value >= 0.5 for c in score.components or () if c.value is not None}
+    judges = [name for name in passed if _is_judge(name)]
+    return [(v, j, passed[v] != passed[j]) for v in passed if not _is_judge(v) for j in judges]
 
 
 class HackingMonitors:
@@ -84,12 +92,7 @@ class HackingMonitors:
             self._disagreement(score)
 
     def _disagreement(self, score: Score) -> None:
-        parts = [c for c in score.components or () if c.value is not None]
-        judges = [c for c in parts if _is_judge(c.source)]
-        verifiers = [c for c in parts if not _is_judge(c.source)]
-        for v in verifiers:
-            for j in judges:
-                assert v.value is not None and j.value is not None
-                self.pairs.labels(v.source, j.source).inc()
-                if (v.value >= 0.5) != (j.value >= 0.5):
-                    self.disagreements.labels(v.source, j.source).inc()
+        for verifier, judge, disagree in verifier_judge_pairs(score):
+            self.pairs.labels(verifier, judge).inc()
+            if disagree:
+                self.disagreements.labels(verifier, judge).inc()

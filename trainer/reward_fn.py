@@ -12,7 +12,9 @@ client's retries (and, with `deadline`, until that many seconds have passed), it
 `RewardServiceError`: the trainer stops rather than guess.
 
 Metrics it logs through TRL's `log_metric`: `<name>/unscored_frac` and `<name>/unscored/<reason>`, and for a
-weighted mix `<name>/<component>/mean` and `/std` per source (over the samples that source scored).
+weighted mix `<name>/<component>/mean` and `/std` per source (over the samples that source scored); and
+the reward-hacking signals `<name>/repeated_frac` (completions repeated within the batch) and, for a mix
+of a verifier and a judge, `<name>/verifier_judge_disagreement`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from referee.service.client import AsyncRewardClient, RewardServiceError, SourceSpec
+from referee.service.monitors import verifier_judge_pairs
 from referee.verifiers import Sample, Score
 
 __all__ = ["ServiceReward", "as_text"]
@@ -105,7 +108,18 @@ class ServiceReward:
             for reason, n in reasons.items():
                 log_metric(f"{self.__name__}/unscored/{reason}", n / len(scores))
             self._log_components(scores, log_metric)
+            self._log_hacking_signals(samples, scores, log_metric)
         return [s.value for s in scores]
+
+    def _log_hacking_signals(self, samples: Sequence[Sample], scores: Sequence[Score],
+                             log_metric: Callable[[str, float], None]) -> None:
+        """The service's reward-hacking monitors, per step: completions repeated within the batch, and
+        verifier-judge disagreement when the source is a mix of both."""
+        texts = [s.completion for s in samples]
+        log_metric(f"{self.__name__}/repeated_frac", 1 - len(set(texts)) / len(texts))
+        pairs = [disagree for score in scores for _, _, disagree in verifier_judge_pairs(score)]
+        if pairs:
+            log_metric(f"{self.__name__}/verifier_judge_disagreement", sum(pairs) / len(pairs))
 
     async def _score(self, samples: list[Sample]) -> list[Score]:
         start = time.monotonic()

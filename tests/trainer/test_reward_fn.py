@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import pickle
 
+import pytest
 from trl.trainer.utils import get_callable_name, is_async_callable
 
 from referee.service.local import LocalService
@@ -33,6 +34,7 @@ def test_standard_format_with_none_for_unscored(service: LocalService) -> None:
                              completion_ids=[[1], [2], [3]], **kwargs))
     assert out == [1.0, 0.0, None]
     assert ("exact/unscored_frac", 1 / 3) in metrics and ("exact/unscored/no_reference", 1 / 3) in metrics
+    assert dict(metrics)["exact/repeated_frac"] == pytest.approx(2 / 3)  # three identical completions: two repeat
     assert reward.last_scores[2].reason == "no_reference"
 
 
