@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
-from referee.service.local import LocalService
+from referee.service.local import LocalService, free_port
 
 
 def _server_errors(metrics: str) -> float:
@@ -38,3 +40,21 @@ def test_item_exhausting_memory_is_unscored_and_the_service_survives() -> None:
         assert "memory limit of 400 MB" in bomb["details"]["error"]
         assert fine["value"] == 1.0 and fine["details"]["allocated_mb"] == 20
         assert httpx.get(svc.url + "/readyz").status_code == 200
+
+
+def test_judge_backend_down_is_unscored_backend_error_not_zero(tmp_path: Path) -> None:
+    """The operator points the judge at an OpenAI-compatible server that is not running."""
+    settings = tmp_path / "settings.yaml"
+    backend = {"kind": "openai", "openai": {"base_url": f"http://127.0.0.1:{free_port()}/v1", "max_retries": 1,
+                                            "timeout_s": 5}}
+    settings.write_text(yaml.safe_dump({"source_options": {"judge": {"backend": backend}}}))
+    with LocalService(extra_args=["--settings", str(settings)]) as svc:
+        mix = [{"source": "exact"}, {"source": "judge", "weight": 0.2}]
+        r = httpx.post(svc.url + "/v1/score", timeout=120, json={
+            "source": mix, "samples": [{"prompt": "2+2?", "completion": "The answer is 4.", "reference": "4"}]})
+    assert r.status_code == 200
+    score = r.json()["scores"][0]
+    assert score["value"] is None and score["reason"] == "component_unscored"
+    exact, judge = score["components"]
+    assert exact["value"] == 1.0
+    assert judge["value"] is None and judge["reason"] == "backend_error"
