@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/bench_judge.py                      # everything (about 1 h on 2 busy CPU cores)
     .venv/bin/python bench/bench_judge.py --methods verdict likelihood --limit 12 --throughput 8
+    .venv/bin/python bench/bench_judge.py --throughput 0 \\
+        --backend '{"kind": "openai", "openai": {"base_url": "http://127.0.0.1:8001/v1", "model": "m"}}'
 
 1. Throughput: pointwise `verdict` judging of the same samples with batch_size=8 against batch_size=1
    (one prompt per forward pass), interleaved in one run, best of `--repeats`.
@@ -127,12 +129,11 @@ def prefer(rows: list[dict[str, Any]], sign: int) -> list[float | None]:
     return out
 
 
-async def accuracy(rt: Runtime, rows: list[dict[str, Any]], methods: list[str], batch_size: int,
+async def accuracy(rt: Runtime, rows: list[dict[str, Any]], methods: list[str], backend: dict[str, Any],
                    reasoned_limit: int) -> list[dict[str, Any]]:
     results = [summarise("prefer shorter", rows, prefer(rows, -1), None),
                summarise("prefer longer", rows, prefer(rows, +1), None)]
     constitutions = sorted({r["constitution"] for r in rows})
-    backend = {"local": {"batch_size": batch_size}}
     for method in methods:
         t = time.perf_counter()
         comparisons: dict[str, tuple[Comparison, Constitution]] = {}
@@ -235,6 +236,9 @@ async def main() -> None:
     parser.add_argument("--throughput", type=int, default=16, help="Samples for the throughput test (0: skip).")
     parser.add_argument("--repeats", type=int, default=2, help="Interleaved timing runs per batch size.")
     parser.add_argument("--batch-size", type=int, default=8, help="Local batch size for the accuracy runs.")
+    parser.add_argument("--backend", type=json.loads, default=None,
+                        help='judge backend for the accuracy runs, as JSON, e.g. \'{"kind": "openai", "openai": '
+                        '{"base_url": "http://127.0.0.1:8001/v1", "model": "qwen"}}\' (default: local, embedded)')
     parser.add_argument("--reasoned-limit", type=int, default=6, help="Pairs per constitution for `reasoned`.")
     parser.add_argument("--json", type=Path, default=None, help="Also write the results here.")
     args = parser.parse_args()
@@ -246,7 +250,8 @@ async def main() -> None:
             report["throughput"] = await throughput(rt, args.throughput, args.repeats)
             print(markdown({"throughput": report["throughput"]}), flush=True)
         if args.methods:
-            report["accuracy"] = await accuracy(rt, load_pairs(args.limit), args.methods, args.batch_size,
+            backend = args.backend or {"local": {"batch_size": args.batch_size}}
+            report["accuracy"] = await accuracy(rt, load_pairs(args.limit), args.methods, backend,
                                                 args.reasoned_limit)
             print(markdown({"accuracy": report["accuracy"]}), flush=True)
     if args.json:
