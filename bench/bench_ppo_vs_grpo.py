@@ -96,12 +96,41 @@ def table(run: Path, started: float) -> str:
     return "\n".join(lines)
 
 
+def plot(out: Path, meta: dict[str, Any], path: Path) -> None:
+    """Held-out accuracy and training reward (5-step trailing mean) of both runs against wall time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for algo, color in zip(ALGOS, ("tab:blue", "tab:red"), strict=True):
+        started = meta.get(f"{algo}_started", meta["started"])
+        records = [json.loads(line) for line in (out / algo / "metrics.jsonl").read_text().splitlines() if line]
+        held = [(r["time"] - started) / 60 for r in records if "heldout/accuracy" in r]
+        left.plot(held, [r["heldout/accuracy"] for r in records if "heldout/accuracy" in r], "o-", color=color,
+                  label=algo.upper())
+        steps = [r for r in records if "time/step" in r and math.isfinite(r.get("reward", math.nan))]
+        rewards = [s["reward"] for s in steps]
+        smooth = [statistics.fmean(rewards[max(0, i - 4) : i + 1]) for i in range(len(rewards))]
+        right.plot([(s["time"] - started) / 60 for s in steps], smooth, color=color, label=algo.upper())
+    for ax, title in ((left, "held-out accuracy (greedy)"), (right, "training reward (5-step mean)")):
+        ax.set_title(title)
+        ax.set_xlabel("wall time since launch (min)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output_dir", default="runs/compare")
     parser.add_argument("--minutes", type=float, default=30.0, help="Wall-clock budget of each training.")
     parser.add_argument("--max_steps", type=int, default=40, help="Steps each training may take within the budget.")
     parser.add_argument("--table-only", action="store_true", help="Print the table of an earlier launch.")
+    parser.add_argument("--plot", type=Path, default=None, help="Also draw both runs' curves into this PNG.")
     opts = parser.parse_args()
     out = Path(opts.output_dir)
     meta: dict[str, Any] = (json.loads((out / "launch.json").read_text()) if opts.table_only
@@ -109,6 +138,8 @@ def main() -> None:
     for algo in ALGOS:
         print(f"\n### {algo.upper()} (exit code {meta.get(f'{algo}_returncode')})\n")
         print(table(out / algo, meta.get(f"{algo}_started", meta["started"])))
+    if opts.plot is not None:
+        plot(out, meta, opts.plot)
 
 
 if __name__ == "__main__":
