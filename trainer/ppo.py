@@ -292,10 +292,12 @@ def train(args: RefereeArgs, cfg: PPOConfig, model_args: ModelConfig,
     model.train()
     reference: Any = None
     if cfg.beta > 0:  # with β = 0 the penalty is zero: no reference forward pass, no second copy in memory
-        reference = copy.deepcopy(policy)
         if resume_from:
             reference = AutoModelForCausalLM.from_pretrained(reference_path, **load)
-        reference = reference.to(device).eval().requires_grad_(False)
+            reference = reference.to(device)
+        else:
+            reference = copy.deepcopy(policy)
+        reference.eval().requires_grad_(False)
     kl_ctl = KLController(saved.get("beta", cfg.beta), cfg.target_kl, cfg.kl_horizon)
 
     # The optimiser: AdamW over policy and value head; the schedule counts optimiser updates.
