@@ -52,6 +52,8 @@ Weaker isolation is an explicit opt-in (`isolation` in the source's Config):
 - "namespaces": as "strict" without the seccomp filter, for architectures other than x86_64. The candidate
   can then ptrace the harness (same uid), so a determined policy can forge results.
 - "rlimits": no namespaces at all (for hosts without user namespaces), one plain harness process per run.
+  Its process limit is per host user, so each run may fork `max_processes` beyond what that user already
+  runs: a bound on a fork bomb, not a fixed total.
   Rlimits, a scrubbed environment, a private temporary work dir (removed afterwards) and a new session only:
   the candidate can read the host's files, use the network, kill the harness (the run is then unscored
   `sandbox_error`), and leave processes behind with setsid. Development only.
@@ -266,8 +268,13 @@ class Sandbox:
     async def _run(self, interp: _Interpreter, forkserver: ForkServer | None, code: str, spec: TestSpec,
                    limits: Limits, entry_point: str | None) -> dict[str, Any]:
         nonce = secrets.token_hex(16)
+        limits_sent = asdict(limits)
+        if self.isolation == "rlimits" and os.geteuid() == 0:
+            # No user namespace here, so RLIMIT_NPROC counts every task of the host's `nobody` (other runs,
+            # the strict mode's fork servers): allow what it has now plus this run's own budget.
+            limits_sent["max_processes"] += _tasks_of(_NOBODY)
         params = {"role": "harness", "mode": spec.mode, "code": code, "entry_point": entry_point,
-                  "limits": asdict(limits), "pid_namespace": self.isolation != "rlimits"}
+                  "limits": limits_sent, "pid_namespace": self.isolation != "rlimits"}
         tests: dict[str, Any] = {"nonce": nonce}
         if spec.mode == "rpc":
             tests["items"] = spec.items
@@ -557,3 +564,15 @@ def shared_sandbox(runtime: Runtime, isolation: Isolation) -> Sandbox:
     (the `code` source, the OpenAI `python` grader) must share it, so they go through here."""
     return runtime.resource(f"code.sandbox:{isolation}",
                             lambda: Sandbox(isolation=isolation, concurrency=runtime.pool.max_workers))
+
+
+def _tasks_of(uid: int) -> int:
+    """Processes and threads owned by `uid` right now (what the kernel counts against its RLIMIT_NPROC)."""
+    count = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if entry.stat().st_uid == uid:
+                count += len(os.listdir(f"/proc/{entry.name}/task"))
+    return count
