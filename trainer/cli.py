@@ -3,6 +3,7 @@
     referee train --source math --dataset arithmetic --max_steps 2 --output_dir runs/demo
     referee train --config cfg.yaml --beta 0          # YAML first, flags override it
     referee train --help                              # every flag: ours, GRPOConfig's, ModelConfig's
+    referee train --algo ppo --source math --max_steps 2 --output_dir runs/ppo   # PPO instead of GRPO
     referee report runs/demo                          # PNG plots and a summary of the curves
 """
 
@@ -12,13 +13,16 @@ import argparse
 import json
 from pathlib import Path
 
+from referee.verifiers import ConfigError
+
 __all__ = ["add_parsers"]
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     # The flags of `train` belong to TRL's parser (hundreds of GRPOConfig fields), so this parser passes
     # everything through untouched: no prefix character it knows means no argument looks like an option.
-    p = sub.add_parser("train", help="GRPO with TRL against a reward source (flags: referee train --help)",
+    p = sub.add_parser("train", help="GRPO (default) or PPO (--algo ppo) against a reward source "
+                       "(flags: referee train --help)",
                        add_help=False, prefix_chars="\x00")
     p.add_argument("argv", nargs=argparse.REMAINDER)
     p.set_defaults(func=_train)
@@ -29,11 +33,30 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=_report)
 
 
-def _train(args: argparse.Namespace) -> int:
-    from .config import parse_train_args
-    from .grpo import train
+def _algo(argv: list[str]) -> tuple[str, list[str]]:
+    """`--algo NAME` (or `--algo=NAME`) taken out of the flags that go to TRL's parser."""
+    for i, arg in enumerate(argv):
+        if arg == "--algo" and i + 1 < len(argv):
+            return argv[i + 1], argv[:i] + argv[i + 2:]
+        if arg.startswith("--algo="):
+            return arg.partition("=")[2], argv[:i] + argv[i + 1:]
+    return "grpo", argv
 
-    out = train(*parse_train_args(list(args.argv)))
+
+def _train(args: argparse.Namespace) -> int:
+    algo, argv = _algo(list(args.argv))
+    if algo == "ppo":
+        from .ppo import train as train_ppo
+        from .ppo_config import parse_ppo_args
+
+        out = train_ppo(*parse_ppo_args(argv))
+    elif algo == "grpo":
+        from .config import parse_train_args
+        from .grpo import train
+
+        out = train(*parse_train_args(argv))
+    else:
+        raise ConfigError(f"--algo must be 'grpo' or 'ppo', got {algo!r}")
     print(f"done: model, metrics.jsonl and checkpoints in {out}; plot them with `referee report {out}`")
     return 0
 

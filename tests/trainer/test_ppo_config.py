@@ -35,3 +35,15 @@ def test_yaml_first_then_flags_with_our_defaults(tmp_path: Path) -> None:
 def test_bad_combinations_fail_fast_naming_the_fix(flags: list[str], message: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_ppo_args(["--output_dir", str(tmp_path), *flags])
+
+
+def test_referee_train_algo_switch() -> None:
+    import subprocess
+    import sys
+
+    bad = subprocess.run([sys.executable, "-m", "referee", "train", "--algo", "sac"], capture_output=True, text=True,
+                         timeout=120)
+    assert bad.returncode == 2 and "--algo must be 'grpo' or 'ppo'" in bad.stderr
+    help_text = subprocess.run([sys.executable, "-m", "referee", "train", "--algo", "ppo", "--help"],
+                               capture_output=True, text=True, timeout=120).stdout
+    assert "gae_lambda" in help_text or "lam" in help_text  # PPO's own parser answered
