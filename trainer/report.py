@@ -3,7 +3,7 @@
     referee report runs/demo                 # writes runs/demo/plots/{overview,reward}.png, prints the summary
 
 Reads `<RUN_DIR>/metrics.jsonl` (written by `MetricsWriter`, GRPO or PPO). Panels: training reward
-(mean, with its standard deviation) next to held-out accuracy; KL to the reference; entropy;
+(per step and a moving average) next to held-out accuracy; KL to the reference; entropy;
 completion length (mean, min-max band); the fraction of groups with zero reward spread and of unscored
 completions; clip ratio; and the step time split into generation, reward and update.
 """
@@ -73,14 +73,9 @@ def write_report(run_dir: Path, out_dir: Path | None = None, smooth: int = 5) ->
 
     def reward_panel(ax: Any) -> None:
         xs, ys = _series(train, "reward")
-        _, sd = _series(train, "reward_std")
         if ys:
-            ax.plot(xs, ys, color="tab:blue", alpha=0.3, lw=1)
-            ax.plot(xs, _smooth(ys, smooth), color="tab:blue", lw=2, label=f"train reward (mean, {smooth}-step avg)")
-            if len(sd) == len(ys):
-                lo = [m - s for m, s in zip(ys, sd, strict=True)]
-                hi = [m + s for m, s in zip(ys, sd, strict=True)]
-                ax.fill_between(xs, lo, hi, color="tab:blue", alpha=0.08, label="train reward ± std")
+            ax.plot(xs, ys, color="tab:blue", alpha=0.3, lw=1, label="train reward (mean of the step)")
+            ax.plot(xs, _smooth(ys, smooth), color="tab:blue", lw=2, label=f"train reward ({smooth}-step average)")
         hx, hy = _series(records, "heldout/accuracy")
         if hy:
             ax.plot(hx, hy, "o-", color="tab:red", lw=2, label="held-out accuracy (greedy)")
@@ -126,7 +121,8 @@ def write_report(run_dir: Path, out_dir: Path | None = None, smooth: int = 5) ->
         lambda ax: line_panel(ax, [("kl", "KL(policy || reference)")], "KL to the reference"),
         lambda ax: line_panel(ax, [("entropy", "entropy")], "entropy (nats/token)"),
         length_panel,
-        lambda ax: line_panel(ax, [("frac_reward_zero_std", "groups with zero reward spread")]
+        lambda ax: line_panel(ax, [("frac_reward_zero_std", "groups with zero reward spread"),
+                                   ("reward_std", "reward std")]
                               + ([(unscored, "unscored completions")] if unscored else []), "no-signal fractions"),
         lambda ax: line_panel(ax, [("clip_ratio/region_mean", "clipped (region)"),
                                    ("clip_ratio/low_mean", "clipped low"), ("clip_ratio/high_mean", "clipped high")],
