@@ -51,7 +51,7 @@ class LocalService:
 
     def start(self) -> LocalService:
         # Output goes to a file, never an unread pipe: a full pipe would block the server mid-run.
-        self._log = open(self._log_path, "ab") if self._log_path else tempfile.TemporaryFile()
+        self._log = open(self._log_path, "a+b") if self._log_path else tempfile.TemporaryFile()
         self.process = subprocess.Popen(self._args, env=self._env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self._startup_timeout
         while time.monotonic() < deadline:
