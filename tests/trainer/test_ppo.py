@@ -31,25 +31,6 @@ from referee.trainer.value_head import VALUE_HEAD_FILE, PolicyWithValueHead
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2-layer Llama with the embedded model's tokenizer and chat template (random weights)."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from referee.judges.embedded import embedded_model_path
-
-    tokenizer = AutoTokenizer.from_pretrained(embedded_model_path(Path("~/.cache/referee").expanduser()))
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
-                         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-                         bos_token_id=tokenizer.bos_token_id, tie_word_embeddings=True)
-    folder = tmp_path_factory.mktemp("tiny")
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
 def _argv(model: Path, out: Path, service: LocalService, *extra: str) -> list[str]:
     return ["--model_name_or_path", str(model), "--output_dir", str(out), "--service_url", service.url,
             "--source", "wordcount", "--source_options", '{"target": 5}', "--max_examples", "16",
