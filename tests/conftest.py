@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +15,19 @@ import pytest
 from referee.service.local import LocalService
 
 API_KEY = "test-key-123"
+PLUGIN = Path(__file__).resolve().parent / "plugin"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Install the test plugin package (`tests/plugin`) for this test run only, the way pip installs any
+    third-party plugin, into a folder put on the path of this process and of every service it starts. It is
+    never installed in the project's venv, so `referee sources` and the demo show only real sources."""
+    target = config.cache.mkdir("testplugin") if config.cache else Path(".pytest_cache/testplugin")
+    shutil.rmtree(target, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    "--no-index", "--target", str(target), str(PLUGIN)], check=True)
+    sys.path.insert(0, str(target))
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(target), os.environ.get("PYTHONPATH")) if p)
 
 
 def _has_cuda() -> bool:
