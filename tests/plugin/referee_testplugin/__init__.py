@@ -113,3 +113,16 @@ class Unavailable(Raises):
 
     async def start(self) -> None:
         raise ConfigError("this host lacks the frobnicator; install it")
+
+
+class BatchProbe(Raises):
+    """Scores 1.0 and says in `details.batch` how many samples its `score` call held: on Ray, a source that opts
+    in to batching across requests (`batch_across_requests`) sees several requests' samples in one call."""
+
+    name = "testplugin-batch"
+    description = "Scores 1.0; details.batch is the size of the call (test plugin: batching)."
+    batch_across_requests = True
+
+    async def score(self, batch: Sequence[Sample]) -> list[Score]:
+        return [Score(value=1.0, source=self.name, version=self.version, details={"batch": len(batch)})
+                for _ in batch]
