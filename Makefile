@@ -12,6 +12,9 @@ STAMP  := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	# The code sandbox runs model-written code under bubblewrap (Linux namespaces).
 	command -v bwrap >/dev/null || (apt-get update -qq && apt-get install -y -qq bubblewrap)
+	# The PostgreSQL audit-log tests (tests/service/test_audit.py, test_scale.py) start a throwaway server.
+	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		|| (apt-get update -qq && apt-get install -y -qq postgresql)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# The CPU build of torch first, pinned: a looser request would pull a multi-GB CUDA build.

@@ -3,9 +3,8 @@
 Plain pydantic, no Ray import: the single-process service reads and validates these too (and ignores them).
 
     ray:
-      chunk_size: 64
       deployments:
-        code:  {num_replicas: 4, ray_actor_options: {num_cpus: 1}, pool_workers: 1}
+        code:  {num_replicas: 4, ray_actor_options: {num_cpus: 1}, pool_workers: 1, chunk_size: 8}
         judge: {num_replicas: 1, ray_actor_options: {num_gpus: 1}, batch: {max_batch_size: 64}}
 """
 
@@ -41,6 +40,9 @@ class DeploymentSettings(BaseModel):
     autoscaling_config: dict[str, Any] | None = Field(
         None, description="Ray Serve autoscaling (min_replicas, max_replicas, target_ongoing_requests, ...); "
         "used instead of num_replicas when set.")
+    chunk_size: int = Field(
+        64, ge=1, le=65536, description="Most samples sent to one replica in one call: a request's batch is split "
+        "so that replicas share it. Small for slow items (the sandbox: 8), larger for fast ones (math: 64).")
     max_ongoing_requests: int = Field(
         8, ge=1, description="Chunks one replica works on at once; more wait in the caller's queue.")
     max_replicas_per_node: int | None = Field(
@@ -77,9 +79,6 @@ class RaySettings(BaseModel):
     proxy_location: Literal["HeadOnly", "EveryNode", "Disabled"] = Field(
         "HeadOnly", description="Where Ray Serve runs its HTTP proxy: the head node (one address), every node "
         "(put a load balancer in front), or nowhere (Python handles only).")
-    chunk_size: int = Field(
-        64, ge=1, le=65536, description="Most samples sent to a source replica in one call: a request's batch is "
-        "split so that several replicas share it.")
     retries: int = Field(
         2, ge=0, le=10, description="Times a chunk is sent again (to another replica) after the replica scoring "
         "it died; past that its samples are unscored worker_error.")

@@ -66,7 +66,10 @@ def build_app(settings: ServiceSettings, registry: Registry | None = None) -> An
     EnabledSources(registry, Runtime(), names, settings.source_options)  # unknown names fail here, not in a replica
     _check(settings, names)
     _require_ray()
-    from .replica import Ingress, SourceReplica
+    from . import replica
+
+    source_deployment: Any = replica.SourceReplica  # serve.deployment's wrapper, which mypy sees as the class
+    ingress_deployment: Any = replica.Ingress
 
     data = settings_json(settings)
     handles = {}
@@ -83,8 +86,8 @@ def build_app(settings: ServiceSettings, registry: Registry | None = None) -> An
         if d.max_replicas_per_node is not None:
             options["max_replicas_per_node"] = d.max_replicas_per_node
         batch = batch_settings(d, registry.get(name))
-        handles[name] = SourceReplica.options(**options).bind(name, data, batch and batch.model_dump())
-    ingress = Ingress.options(name="ingress", num_replicas=settings.ray.ingress_replicas,
+        handles[name] = source_deployment.options(**options).bind(name, data, batch and batch.model_dump())
+    ingress = ingress_deployment.options(name="ingress", num_replicas=settings.ray.ingress_replicas,
                               ray_actor_options=settings.ray.ingress_actor_options)
     return ingress.bind(data, handles)
 
@@ -110,15 +113,14 @@ def app_builder(args: dict[str, Any]) -> Any:
 
 def serve_on_ray(settings: ServiceSettings, *, address: str | None = None, log_level: str = "info") -> None:
     """Start (or join) Ray, deploy the application, serve until interrupted, then take it down."""
-    _require_ray()
+    app = build_app(settings)  # configuration errors (and a missing Ray) before anything starts
     import ray
     from ray import serve
 
-    app = build_app(settings)  # configuration errors before anything starts
     address = address or settings.ray.address
     started_here = address is None and not os.environ.get("RAY_ADDRESS")  # else the cluster is someone else's
     try:
-        ray.init(address=address, logging_level=log_level.upper())
+        ray.init(address=address, logging_level=getattr(logging, log_level.upper()))
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise ConfigError(f"cannot join the Ray cluster at {address!r}: {exc}; start one with `ray start --head` "
                           "or give its address (--ray auto, --ray ray://HOST:10001)") from exc

@@ -60,8 +60,7 @@ class RaySources(EnabledSources):
         if missing:
             raise ConfigError(f"source(s) {', '.join(missing)} are enabled but have no Ray Serve deployment")
         self.handles = dict(handles)
-        self.chunk_size = settings.ray.chunk_size
-        self.retries = settings.ray.retries
+        self.layout = settings.ray
 
     async def start(self) -> None:
         """Wait until each source's deployment answers, and take over its verdict on whether it can run."""
@@ -85,7 +84,7 @@ class RaySources(EnabledSources):
         checked = super().build(name, options)
         # The replica merges the operator's options in itself (and checks again): send the request's own.
         return DeploymentSource(name, checked.version, dict(options), self.handles[name],
-                                chunk_size=self.chunk_size, retries=self.retries)
+                                chunk_size=self.layout.deployment(name).chunk_size, retries=self.layout.retries)
 
 
 class DeploymentSource:

@@ -68,7 +68,7 @@ def replica_runtime(settings: ServiceSettings, registry: Registry, name: str, wo
 class SourceReplica:
     """One replica of reward source `name`: `score(options, samples_json) -> scores_json`."""
 
-    async def __init__(self, name: str, settings_json: str, batch: dict[str, Any] | None) -> None:
+    async def __init__(self, name: str, settings_json: str, batch: dict[str, Any] | None) -> None:  # type: ignore[misc]
         settings = settings_from_json(settings_json)
         registry = Registry()
         self.name = name
@@ -88,8 +88,9 @@ class SourceReplica:
         self.chunks = 0  # scored by this replica: status() shows how a batch was spread
         self.batch = BatchSettings.model_validate(batch) if batch is not None else None
         if self.batch is not None:
-            self._together.set_max_batch_size(self.batch.max_batch_size)
-            self._together.set_batch_wait_timeout_s(self.batch.batch_wait_timeout_s)
+            batcher: Any = self._together  # serve.batch's wrapper carries the setters
+            batcher.set_max_batch_size(self.batch.max_batch_size)
+            batcher.set_batch_wait_timeout_s(self.batch.batch_wait_timeout_s)
 
     async def status(self) -> dict[str, Any]:
         import ray

@@ -89,10 +89,11 @@ def audit_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def ray_service(cluster: str, audit_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
     """`referee serve --ray ADDRESS`: two replicas of each source, one per node, sharing the PostgreSQL audit log."""
-    spread = {"num_replicas": 2, "max_replicas_per_node": 1, "ray_actor_options": {"num_cpus": 0.1}}
+    spread = {"num_replicas": 2, "max_replicas_per_node": 1, "ray_actor_options": {"num_cpus": 0.1},
+              "chunk_size": CHUNK}
     settings = {
         "sources": SOURCES, "audit_db": audit_url,
-        "ray": {"chunk_size": CHUNK, "ingress_actor_options": {"num_cpus": 0.1},
+        "ray": {"ingress_actor_options": {"num_cpus": 0.1},
                 "deployments": {"code": spread, "math": spread, "exact": spread,
                                 "testplugin-batch": {"ray_actor_options": {"num_cpus": 0.1},
                                                      "batch": {"max_batch_size": 64, "batch_wait_timeout_s": 0.5}}}},
