@@ -51,7 +51,13 @@ class _Checked:
 
 
 class RaySources(EnabledSources):
-    """Enabled sources whose replicas are Ray Serve deployments, reached through `handles` (by source name)."""
+    """Enabled sources whose replicas are Ray Serve deployments, reached through `handles` (by source name).
+
+    A request's source and options are checked here as the single process checks them: by building the source
+    (cheap by contract: models and pools come later, from the runtime), which is then never scored. A source
+    that this node cannot build at all (no bubblewrap on the ingress's node, say) is checked against its
+    options schema only, and its replicas check the rest (what fails there is unscored, not a 422).
+    """
 
     def __init__(self, registry: Registry, runtime: Runtime, settings: ServiceSettings,
                  handles: Mapping[str, Any]) -> None:
@@ -61,6 +67,7 @@ class RaySources(EnabledSources):
             raise ConfigError(f"source(s) {', '.join(missing)} are enabled but have no Ray Serve deployment")
         self.handles = dict(handles)
         self.layout = settings.ray
+        self._built_here: set[str] = set()
 
     async def start(self) -> None:
         """Wait until each source's deployment answers, and take over its verdict on whether it can run."""
@@ -75,13 +82,24 @@ class RaySources(EnabledSources):
                         name, problem)
             self.unavailable[name] = problem
             self._names.remove(name)
+        for name in self.names():
+            try:
+                super()._create(name, self.operator_options.get(name, {}))
+            except Exception as exc:
+                log.info("source %r cannot be built on the ingress (%s): requests to it are checked against its "
+                         "options schema here, and fully by its replicas", name, exc)
+            else:
+                self._built_here.add(name)
 
     def _create(self, name: str, options: dict[str, Any]) -> RewardSource:
-        self.registry.config(name, options)  # a bad option is the caller's 422 here, not an unscored batch later
+        # A bad option is the caller's 422 here, not an unscored batch later.
+        if name in self._built_here:
+            return super()._create(name, options)
+        self.registry.config(name, options)
         return _Checked(name, str(self.registry.get(name).version))
 
     def build(self, name: str, options: Mapping[str, Any]) -> RewardSource:
-        checked = super().build(name, options)
+        checked = super().build(name, options)  # built (or checked) here, never scored here
         # The replica merges the operator's options in itself (and checks again): send the request's own.
         return DeploymentSource(name, checked.version, dict(options), self.handles[name],
                                 chunk_size=self.layout.deployment(name).chunk_size, retries=self.layout.retries)
@@ -114,8 +132,9 @@ class DeploymentSource:
             try:
                 raw = await self.handle.score.remote(self.options, payload)
             except RayTaskError as exc:  # the replica's code raised: a bug, reported as the single process does
+                cause = exc.cause if isinstance(exc.cause, BaseException) else exc  # not Ray's coloured header
                 return self._unscored(UnscoredReason.SOURCE_ERROR, samples, f"a replica of source {self.name!r} "
-                                      f"raised {_first_line(exc)}", [_text(exc)])
+                                      f"raised {_first_line(cause)}", [_text(cause)])
             except (RayError, ReplicaUnavailableError, DeploymentUnavailableError) as exc:
                 # The replica (or its node) died or could not be reached: idempotent, so try another one.
                 log.warning("a replica of source %r failed on a chunk of %d; %s", self.name, len(samples),

@@ -29,7 +29,7 @@ from tests.conftest import postgres_server
 pytestmark = pytest.mark.ray
 
 APP = "referee"
-SOURCES = ["code", "exact", "math", "testplugin-batch"]
+SOURCES = ["code", "exact", "judge", "math", "testplugin-batch"]
 CHUNK = 4
 
 ADD_TESTS = "assert add(1, 2) == 3\nassert add(2, 2) == 4"
@@ -95,6 +95,7 @@ def ray_service(cluster: str, audit_url: str, tmp_path_factory: pytest.TempPathF
         "sources": SOURCES, "audit_db": audit_url,
         "ray": {"ingress_actor_options": {"num_cpus": 0.1},
                 "deployments": {"code": spread, "math": spread, "exact": spread,
+                                "judge": {"ray_actor_options": {"num_cpus": 0.1}},
                                 "testplugin-batch": {"ray_actor_options": {"num_cpus": 0.1},
                                                      "batch": {"max_batch_size": 64, "batch_wait_timeout_s": 0.5}}}},
     }
@@ -148,13 +149,17 @@ def test_batch_spread_over_both_nodes_scores_as_the_single_process_service(
         assert all(n > 0 for n in worked.values()), f"{name}: chunks per node {worked}"
 
 
-def test_the_ingress_refuses_bad_requests_as_the_single_process_service(ray_service: LocalService) -> None:
+def test_the_ingress_refuses_bad_requests_as_the_single_process_service(ray_service: LocalService,
+                                                                         service: LocalService) -> None:
     unknown = post(ray_service.url, "mathh", MATH)
-    assert unknown.status_code == 404 and "available" in unknown.json()["detail"]
-    locked = post(ray_service.url, "code", CODE, options={"isolation": "rlimits"})
-    assert locked.status_code == 422 and "operator" in locked.json()["detail"]
-    bad = post(ray_service.url, "math", MATH, options={"tolerance": "lots"})
-    assert bad.status_code == 422 and "tolerance" in bad.json()["detail"]
+    assert unknown.status_code == 404 and "available: code, exact, judge, math" in unknown.json()["detail"]
+    bad = [("code", CODE, {"isolation": "rlimits"}), ("math", MATH, {"tolerance": "lots"}),
+           ("judge", EXACT, {"constitution": "no-such-constitution"}), (MIX, MATH, {"on_unscored": "maybe"})]
+    for source, samples, options in bad:
+        local = post(service.url, source, samples, options=options)
+        spread = post(ray_service.url, source, samples, options=options)
+        assert spread.status_code == 422, spread.text
+        assert (spread.status_code, spread.json()) == (local.status_code, local.json()), source
     ready = httpx.get(ray_service.url + "/readyz").json()
     assert ready["status"] == "ready" and sorted(ready["sources"]) == SOURCES
 
