@@ -124,6 +124,9 @@ def serve_on_ray(settings: ServiceSettings, *, address: str | None = None, log_l
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise ConfigError(f"cannot join the Ray cluster at {address!r}: {exc}; start one with `ray start --head` "
                           "or give its address (--ray auto, --ray ray://HOST:10001)") from exc
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # from here on, a signal takes the application down cleanly
+        signal.signal(sig, lambda *_: stop.set())
     try:
         serve.start(proxy_location=settings.ray.proxy_location,
                     http_options={"host": settings.host, "port": settings.port,
@@ -136,7 +139,7 @@ def serve_on_ray(settings: ServiceSettings, *, address: str | None = None, log_l
                               "(the replicas' logs under /tmp/ray/session_latest/logs/serve say why)") from exc
         log.warning("referee is serving on http://%s:%d (Ray Serve; sources: %s)", settings.host, settings.port,
                     ", ".join(settings.sources or Registry().names()))
-        _wait_for_signal()
+        stop.wait()
     finally:
         try:
             serve.delete(APP_NAME)
@@ -145,9 +148,3 @@ def serve_on_ray(settings: ServiceSettings, *, address: str | None = None, log_l
         finally:
             ray.shutdown()
 
-
-def _wait_for_signal() -> None:
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()

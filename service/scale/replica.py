@@ -78,6 +78,7 @@ class SourceReplica:
         operator = {name: settings.source_options[name]} if name in settings.source_options else {}
         self.sources = EnabledSources(registry, self.runtime, [name], operator)
         self.unavailable: str | None = None
+        self.required = settings.sources is not None  # the operator named it: it must run
         try:
             await self.sources.start()
         except Exception as exc:
@@ -91,6 +92,12 @@ class SourceReplica:
             batcher: Any = self._together  # serve.batch's wrapper carries the setters
             batcher.set_max_batch_size(self.batch.max_batch_size)
             batcher.set_batch_wait_timeout_s(self.batch.batch_wait_timeout_s)
+
+    def check_health(self) -> None:
+        """Serve replaces a replica whose check fails: one that cannot run a source the operator named (a node
+        without bubblewrap, say) gives way to one that may land on a node that can."""
+        if self.unavailable is not None and self.required:
+            raise RuntimeError(f"source {self.name!r} cannot run on this replica: {self.unavailable}")
 
     async def status(self) -> dict[str, Any]:
         import ray

@@ -2,8 +2,8 @@
 replicas on both nodes equal the single-process service's, a replica killed under load loses nothing that was
 acknowledged and turns nothing into 0, and the clients and protocol routes work against it unchanged.
 
-One cluster and one deployment serve the whole module (starting them is most of its time); the test that kills
-a replica runs last.
+One cluster and one deployment serve the whole module (starting them is most of its time); the tests that kill
+a replica, then a whole node, run last.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -58,8 +59,8 @@ MIX = [{"source": "math", "weight": 1.0}, {"source": "exact", "weight": 0.5}]
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[str]:
-    """Two Ray nodes on 127.0.0.1 (one CPU each); this process is a driver. Its address."""
+def cluster() -> Iterator[Any]:
+    """Two Ray nodes on 127.0.0.1 (one CPU each), a `ray.cluster_utils.Cluster`; this process is a driver."""
     # Ray otherwise resolves 127.0.0.1 to the host's outward address; keep every node and driver on loopback.
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     import ray
@@ -71,7 +72,7 @@ def cluster() -> Iterator[str]:
     try:
         nodes.add_node(num_cpus=1, node_ip_address="127.0.0.1")
         ray.init(address=nodes.address, logging_level="warning", log_to_driver=False)
-        yield nodes.address
+        yield nodes
     finally:
         if ray.is_initialized():
             serve.shutdown()
@@ -87,7 +88,7 @@ def audit_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def ray_service(cluster: str, audit_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
+def ray_service(cluster: Any, audit_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
     """`referee serve --ray ADDRESS`: two replicas of each source, one per node, sharing the PostgreSQL audit log."""
     spread = {"num_replicas": 2, "max_replicas_per_node": 1, "ray_actor_options": {"num_cpus": 0.1},
               "chunk_size": CHUNK}
@@ -101,7 +102,7 @@ def ray_service(cluster: str, audit_url: str, tmp_path_factory: pytest.TempPathF
     }
     path = tmp_path_factory.mktemp("ray") / "settings.yaml"
     path.write_text(yaml.safe_dump(settings))
-    with LocalService(extra_args=["--ray", cluster, "--settings", str(path)], startup_timeout=300) as svc:
+    with LocalService(extra_args=["--ray", cluster.address, "--settings", str(path)], startup_timeout=300) as svc:
         yield svc
 
 
@@ -218,22 +219,41 @@ def test_clients_and_protocol_routes_work_unchanged(ray_service: LocalService) -
 
 def test_a_replica_killed_under_load_loses_nothing_acknowledged(ray_service: LocalService, service: LocalService,
                                                                 audit_url: str) -> None:
-    import psycopg
-
-    samples = CODE[:5]  # each chunk holds a program that sleeps, so the kill finds chunks in flight
-    earned = [s["value"] for s in post(service.url, "code", samples).json()["scores"]]
     victim = next(s for node, s in replicas("code").items() if node != _head_node())  # the worker node's
+    acked, failed = under_load(ray_service, lambda: os.kill(victim["pid"], signal.SIGKILL))
+    assert not failed, f"requests failed after the kill: {failed}"
+    check_acknowledged(acked, service, audit_url)
+
+
+def test_a_node_that_dies_under_load_loses_nothing_acknowledged(ray_service: LocalService, service: LocalService,
+                                                                audit_url: str, cluster: Any) -> None:
+    # The whole worker node goes (raylet and every process on it), whatever ran there, the ingress perhaps too:
+    # requests it held were never acknowledged and may fail; every acknowledged one must be right and recorded.
+    worker = next(n for n in cluster.worker_nodes)
+    acked, _ = under_load(ray_service, lambda: cluster.remove_node(worker, allow_graceful=False))
+    check_acknowledged(acked, service, audit_url)
+
+
+SLOW_CODE = CODE[:5]  # a chunk holds a program that sleeps, so the fault finds chunks in flight
+
+
+def under_load(svc: LocalService, fault: Callable[[], None]) -> tuple[dict[str, list[dict[str, Any]]], list[Any]]:
+    """Three clients post code batches; `fault` strikes after 3 answers; the load goes on until 9 more."""
     acked: dict[str, list[dict[str, Any]]] = {}
-    failed: list[int] = []
+    failed: list[Any] = []
     stop = threading.Event()
 
     def load(worker: int) -> None:
-        with httpx.Client(base_url=ray_service.url, timeout=120) as http:
+        with httpx.Client(base_url=svc.url, timeout=120) as http:
             for n in range(1000):
                 if stop.is_set():
                     return
-                r = http.post("/v1/score", json={"source": "code", "samples": samples},
-                              headers={"X-Request-ID": f"kill-{worker}-{n}"})
+                try:
+                    r = http.post("/v1/score", json={"source": "code", "samples": SLOW_CODE},
+                                  headers={"X-Request-ID": f"load-{uuid.uuid4().hex[:8]}-{worker}-{n}"})
+                except httpx.TransportError as exc:
+                    failed.append(type(exc).__name__)
+                    continue
                 if r.status_code == 200:
                     acked[r.json()["request_id"]] = r.json()["scores"]
                 else:
@@ -244,18 +264,24 @@ def test_a_replica_killed_under_load_loses_nothing_acknowledged(ray_service: Loc
         t.start()
     try:
         _wait(lambda: len(acked) >= 3, "the load never got going")
-        os.kill(victim["pid"], signal.SIGKILL)
-        killed_at = len(acked)
-        _wait(lambda: len(acked) >= killed_at + 9, "the service stopped answering after the kill")
+        fault()
+        struck_at = len(acked)
+        _wait(lambda: len(acked) >= struck_at + 9, "the service stopped answering after the fault")
     finally:
         stop.set()
         for t in threads:
             t.join()
+    return acked, failed
 
-    assert not failed, f"requests refused after the kill: {failed}"
+
+def check_acknowledged(acked: dict[str, list[dict[str, Any]]], service: LocalService, audit_url: str) -> None:
+    """Every acknowledged value is the one the single process earns (at worst unscored with the reason, never a
+    made-up 0), and every acknowledged item is in the shared audit log as answered."""
+    import psycopg
+
+    earned = [s["value"] for s in post(service.url, "code", SLOW_CODE).json()["scores"]]
     for rid, scores in acked.items():
         for score, want in zip(scores, earned, strict=True):
-            # every value is the one earned; at worst unscored with the reason, never a made-up 0
             assert score["value"] == want or (score["value"] is None and score["reason"] == "worker_error"), \
                 (rid, score)
     with psycopg.connect(audit_url) as db:
