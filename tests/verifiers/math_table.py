@@ -274,8 +274,8 @@ ANTI_GAMING: list[Row] = [
     ("6", "It is 5, 6 or 7.", False),
     ("7", "I am not sure, maybe 5 or 6 or 7", False),
     ("5", "\\boxed{5, 6, 7}", False),
-    # chains
-    ("7", "$\\boxed{5 = 6 = 7}$", False),
+    # chains state their last part: only that one value counts, so a chain is never a hedge
+    ("7", "$\\boxed{5 = 6 = 7}$", True),
     ("5", "$\\boxed{5 = 6 = 7}$", False),
     ("5", "$\\boxed{x = 2 + 3 = 5}$", True),
     # the gold only in the working
@@ -292,7 +292,13 @@ ANTI_GAMING: list[Row] = [
 
 APPROXIMATIONS: list[Row] = [
     ("\\sqrt{2}", "So $\\boxed{1.414}$.", False),
-    ("\\sqrt{2}", "So $\\boxed{1.41421356}$.", False),
+    # an exact gold: a decimal of 6+ significant digits that rounds correctly is the value; fewer is a guess
+    ("\\sqrt{2}", "So $\\boxed{1.41421356}$.", True),
+    ("\\sqrt{2}", "So $\\boxed{1.41421}$.", True),
+    ("\\sqrt{2}", "So $\\boxed{1.4142}$.", False),
+    ("\\sqrt{2}", "So $\\boxed{1.41422}$.", False),
+    ("\\frac{1}{12}", "So $\\boxed{0.0833333333333333}$.", True),
+    ("\\frac{1}{12}", "So $\\boxed{0.08333}$.", False),
     ("\\pi", "So $\\boxed{3.14}$.", False),
     ("\\frac{1}{3}", "So $\\boxed{0.333}$.", False),
     ("3.14", "So $\\boxed{\\pi}$.", True),

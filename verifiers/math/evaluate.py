@@ -115,6 +115,8 @@ def exact(node: Node) -> Fraction | None:
         return a / b
     if tag == "pow":
         return _exact_pow(node)
+    if tag == "unit":
+        return exact(node[1])
     if tag == "pct":
         v = exact(node[1])
         return None if v is None else v / 100
@@ -250,6 +252,8 @@ def _numeric(node: Node, env: dict[str, Any]) -> Any:
         return _check(_numeric(node[1], env) / den)
     if tag == "pow":
         return _pow(_numeric(node[1], env), _numeric(node[2], env))
+    if tag == "unit":
+        return _numeric(node[1], env)
     if tag == "pct":
         return _numeric(node[1], env) / 100
     if tag == "deg":

@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .prose import is_prose, last_item, stated_item, strip_emphasis
+from .words import number_value
 
-__all__ = ["Extraction", "extract_answer", "extract_reference"]
+__all__ = ["Extraction", "extract_answer", "extract_reference", "strip_template_tokens"]
 
 Mode = Literal["boxed", "marked"]
 
@@ -86,12 +87,12 @@ def extract_answer(text: str, *, mode: Mode = "marked", last_number_fallback: bo
         text = text[close + len("</think>") :]
     elif "<think>" in text:
         return Extraction(None, "refused", "the completion ends inside <think>: cut off before a final answer")
-    token = _TEMPLATE_TOKEN.search(text)
-    if token is not None:
-        text = text[: token.start()]
+    text = strip_template_tokens(text)
     boxed = _boxed(text)
     if mode == "boxed":
-        return boxed[0] if boxed is not None else Extraction(None, "none", "no \\boxed{...} answer (extraction mode 'boxed')")
+        if boxed is None:
+            return Extraction(None, "none", "no \\boxed{...} answer (extraction mode 'boxed')")
+        return boxed[0]
     phrase = _last_phrase(text)
     if boxed is not None:
         after_box = phrase is not None and phrase[1] >= boxed[1] and _FINAL.search(phrase[2]) is not None
@@ -104,6 +105,12 @@ def extract_answer(text: str, *, mode: Mode = "marked", last_number_fallback: bo
         if tail is not None:
             return Extraction(tail, "last_number")
     return Extraction(None, "none", "no final answer found (no \\boxed{}, answer phrase or ####)")
+
+
+def strip_template_tokens(text: str) -> str:
+    """`text` up to its first chat-template token (`<|im_start|>`, `<|eot_id|>`, `</s>`, ...)."""
+    token = _TEMPLATE_TOKEN.search(text)
+    return text if token is None else text[: token.start()]
 
 
 def extract_reference(reference: str) -> str:
@@ -251,4 +258,9 @@ def _last_line_answer(text: str) -> str | None:
     line = strip_emphasis(lines[-1].strip()[-_TAIL_CHARS:]).strip()
     if len(line) <= 200 and not is_prose(line) and not line.endswith("=") and "$" not in line.strip("$"):
         return line  # the last line is bare math: `\frac{10}{9}`, `1 000`, `x^2 + 1`
-    return last_item(line)
+    found = last_item(line)
+    if found is None:  # "two and a half", "twelve apples."
+        words = line.rstrip(".!").split()
+        if words and (number_value(" ".join(words)) is not None or number_value(" ".join(words[:-1])) is not None):
+            return " ".join(words)
+    return found

@@ -76,11 +76,12 @@ _SHORT_WORDS = frozenset(
 _ALIASES = {
     "pi": Token("CONST", "pi"), "inf": Token("CONST", "oo"), "infty": Token("CONST", "oo"),
     "infinity": Token("CONST", "oo"), "oo": Token("CONST", "oo"), "percent": Token("PCT"),
+    "pct": Token("PCT"), "percentage": Token("PCT"), "percents": Token("PCT"),
     "degrees": Token("DEG"), "degree": Token("DEG"), "deg": Token("DEG"), "in": Token("REL", "in"),
     "e": Token("CONST", "e"), "i": Token("CONST", "i"), "or": Token("WORD", "or"), "and": Token("WORD", "and"),
 }
 _NUMBER = re.compile(r"(\d+)(?:\.(\d*))?|\.(\d+)")
-_GROUPED_COMMA = re.compile(r"\d{1,3}(?:,\d{3})+(?![\d])")
+_GROUPED_COMMA = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+(?![\d])")  # `0,111` is not a grouping
 _GROUPED_SPACE = re.compile(r"\d{1,3}(?: \d{3})+(?![\d.,])")
 _GROUPED_MARK = re.compile(r"\d{1,3}(?:" + THOUSANDS + r"\d{3})+")
 _EXPONENT = re.compile(r"[eE]([+-]?\d{1,4})(?![\d])")

@@ -52,6 +52,7 @@ from ..errors import UnscoredError
 from ..runtime import Runtime
 from ..scoring import score_in_workers
 from .answer import Answer, read_answer, verify
+from .choice import chosen_letter, gold_letter
 from .extract import extract_answer, extract_reference
 from .limits import TooExpensive
 from .numbers import fast_verdict
@@ -102,7 +103,8 @@ class MathVerifier:
     description = ("Mathematical equivalence of the completion's final answer (boxed, answer phrase, "
                    "GSM8K ####) with the reference: numbers, expressions, sets, intervals, matrices.")
     Config = MathConfig
-    worker_preload = ("referee.verifiers.math.source",)
+    # units builds pint's registry on import: done once in the forkserver, inherited by every worker
+    worker_preload = ("referee.verifiers.math.source", "referee.verifiers.math.units")
 
     def __init__(self, config: MathConfig, runtime: Runtime) -> None:
         self.config = config
@@ -145,6 +147,11 @@ class MathVerifier:
         meta = sample.metadata
         if meta.get("finish_reason") == "length" or meta.get("truncated") is True:
             return self._wrong({**details, "note": "the completion hit the token limit (truncated)"})
+        letter = gold_letter(gold, self.config.mc_letters)
+        if letter is not None:  # a multiple-choice gold: the chosen letter, decided here (a regex scan)
+            chosen = chosen_letter(sample.completion, self.config.mc_letters)
+            return Score(value=float(chosen == letter), source=self.name, version=self.version,
+                         details={**details, "method": "choice", "extracted": chosen, "path": "fast"})
         found = extract_answer(sample.completion, mode=self.config.extraction,
                                last_number_fallback=self.config.last_number_fallback)
         details["method"] = found.method
@@ -173,16 +180,16 @@ def check(gold: str, answer: str, others: tuple[str, ...], tolerance: float,
     """The per-item check run in a worker: read both answers and compare. Raises `UnscoredError`."""
     try:
         g = _read_gold(gold, mc_letters)
-        if g.form is None:
-            raise UnscoredError(UnscoredReason.INVALID_REFERENCE,
-                                f"the reference answer {gold[:_SHOWN]!r} is not readable ({g.error}); fix the dataset")
         r = read_answer(answer, gold=False, mc_letters=mc_letters, others=others)
         ok = verify(g, r, tolerance=tolerance)
+        if g.form is None and not ok:  # (an unreadable gold is still matched by its own text)
+            raise UnscoredError(UnscoredReason.INVALID_REFERENCE,
+                                f"the reference answer {gold[:_SHOWN]!r} is not readable ({g.error}); fix the dataset")
     except TooExpensive as exc:
         raise UnscoredError(UnscoredReason.TIMEOUT, f"not checked: {exc}") from None
     except RecursionError:
         raise UnscoredError(UnscoredReason.TIMEOUT, "not checked: the answer nests too deeply") from None
-    details: dict[str, Any] = {"gold_form": g.form[0],
+    details: dict[str, Any] = {"gold_form": g.form[0] if g.form is not None else None,
                                "answer_form": r.form[0] if r.form is not None else None}
     if r.form is None and r.error:
         details["note"] = r.error

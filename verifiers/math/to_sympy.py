@@ -41,6 +41,8 @@ def to_sympy(node: Node) -> Any:
         return -to_sympy(node[1])
     if tag == "pow":
         return sympy.Pow(to_sympy(node[1]), to_sympy(node[2]))
+    if tag == "unit":
+        return to_sympy(node[1])
     if tag == "pct":
         return to_sympy(node[1]) / 100
     if tag == "deg":
