@@ -23,10 +23,14 @@ parse(pred))` (hendrycks' bare answers are wrapped in `$...$` for it, as its REA
 None (ours: unscored; theirs: an exception) counts as wrong.
 
 Option-dependent cases: a test that passes Math-Verify options (`precision`, `strict`,
-`allow_set_relation_comp`, restricted `match_types`) labels the case under those options. When
-Math-Verify's own verdict changes between its README configuration and the test's options, the label
-depends on the option: such cases are listed with the reason and scored separately (Math-Verify then
-runs with the test's options).
+`allow_set_relation_comp`, restricted `match_types`) labels the case under those options. The label
+depends on the option when Math-Verify's own verdict changes between its README configuration and the
+test's options, or when the same test lists the same (gold, prediction) twice with different options and
+different labels. Such cases are listed with the reason and scored separately (Math-Verify then runs with
+the test's options).
+
+Disputed labels: `DISPUTED` lists the few cases whose label we hold to be mathematically wrong, each with
+its reason. They stay in every count above; the script also prints the accuracy without them.
 """
 
 from __future__ import annotations
@@ -57,6 +61,11 @@ HENDRYCKS_FILE = "modeling/math_equivalence_test.py"
 # Math-Verify's defaults (verify(): float_rounding=6, strict=True, allow_set_relation_comp=False; parse():
 # LaTeX and expression extraction); a test option with another value may change the label.
 DEFAULTS = {"precision": 6, "strict": True, "allow_set_relation_comp": False, "match_types": ["latex", "expr"]}
+# (gold, prediction) -> why the label is wrong. Kept short and argued; everything else is taken as labelled.
+DISPUTED = {
+    ("$1 - \\frac{1}{\\mathrm{e}}$", "$1 + \\frac{1}{\\mathrm{e}}$"):
+        "labelled equal, but 1 - 1/e and 1 + 1/e differ by 2/e",
+}
 
 
 @dataclass
@@ -428,6 +437,11 @@ def main() -> None:
                                 args.procs)
     mv_test = {i: v for i, v in zip(with_opts, tested, strict=True)}
     dependent = {i for i in with_opts if mv_test[i] != readme[i]}
+    labels: dict[tuple[str, str, str, str], set[bool]] = defaultdict(set)
+    for c in cases:
+        labels[(c.suite, c.category, c.gold, c.pred)].add(c.expected)
+    dependent |= {i for i in with_opts if len(labels[(cases[i].suite, cases[i].category, cases[i].gold,
+                                                      cases[i].pred)]) > 1}
     columns = [("referee", ours), ("Math-Verify", readme)]
     if args.baseline_src is not None:
         base, base_t, _ = run_ours(pairs, args.procs, args.baseline_src)
@@ -461,6 +475,19 @@ def main() -> None:
         print(f"\nOption-dependent, scored against their labels: referee {_cell(tally(sub, [ours[i] for i in dep]))}; "
               f"Math-Verify with the test's options {_cell(tally(sub, [mv_test[i] for i in dep]))}")
 
+    disputed = [i for i in main_idx if (cases[i].gold, cases[i].pred) in DISPUTED]
+    if disputed:
+        print("\n### Disputed labels (kept in the counts above)\n")
+        for i in disputed:
+            c = cases[i]
+            print(f"- {c.suite} {c.category}: gold {c.gold!r}, prediction {c.pred!r}, labelled {int(c.expected)}: "
+                  f"{DISPUTED[(c.gold, c.pred)]}; referee {ours[i]}, Math-Verify {readme[i]}")
+        for name in by_suite:
+            keep = [i for i in by_suite[name] if i not in disputed]
+            if len(keep) != len(by_suite[name]):
+                sub = [cases[i] for i in keep]
+                cells = "; ".join(f"{col} {_cell(tally(sub, [v[i] for i in keep]))}" for col, v in columns)
+                print(f"- {name} without them ({len(keep)} cases): {cells}")
     rate = len(cases) / ours_t
     print(f"\nitems/s on these cases (one pass, warm workers): referee {rate:,.0f}, Math-Verify "
           f"{len(cases) / mv_t:,.0f} ({rate / (len(cases) / mv_t):.1f}x)"

@@ -115,6 +115,10 @@ def _read(text: str, *, gold: bool, mc_letters: str, method: str) -> Answer:
     try:
         form = interpret(parse_expression(cleaned))
     except ParseError as exc:
+        if gold and "=" in cleaned:  # a reference's chain ends in its answer: `1 = \\alpha_1 = x = 0` is 0
+            last = _read(cleaned.rsplit("=", 1)[1], gold=True, mc_letters=mc_letters, method=method)
+            if last.form is not None:
+                return dataclasses.replace(last, text=text)
         return Answer(text, cleaned, None, gold, method, f"could not read {text[:80]!r}: {exc}")
     except RecursionError as exc:
         raise TooExpensive("the answer nests too deeply to read") from exc

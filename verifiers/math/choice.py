@@ -30,7 +30,8 @@ _PHRASE = re.compile(
     r"|(?:الإجابة|الجواب)\s*(?:هي|هو|:)|उत्तर\s*(?:है|:)",
     re.IGNORECASE,
 )
-_GOLD = re.compile(r"\(?\s*([A-Z])\s*\)?\s*(?:[.:)]\s*)?(?:(?<=[\s.:)])\(?[A-Z].*)?", re.DOTALL)
+# `B`, `(B)`, `B.`, or with option text: `(D) Alina`, `C Cecile` (never `A:B=1`)
+_GOLD = re.compile(r"\(?\s*([A-Z])\s*\)?\s*[.:)]?(?:\s+\(?[A-Z][a-z].*)?", re.DOTALL)
 _NEGATION = re.compile(r"(?:\bnot|\bnon|n't|\bisn't|\bnor|不是|不|\bpas|\bnicht|\bno\s+es)\s*(?:be\s+)?\(?\s*$",
                        re.IGNORECASE)
 _JOINED = re.compile(r"\s*\)?\s*(?:,|/|\bor\b|\band\b|\bou\b|\bo\b|或|和)\s*\(?\s*([A-Za-z])(?![A-Za-z])", re.IGNORECASE)

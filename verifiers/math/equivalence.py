@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
-from .evaluate import CTX, Undefined, exact, free_symbols, numeric
+from .evaluate import CTX, Undefined, exact, free_symbols, numeric, substitute
 from .forms import Form
 from .lexer import Num
 from .limits import MAX_DIGITS, TooExpensive
@@ -77,7 +77,7 @@ class _Comparer:
         if gk == "text" or rk == "text":
             return gk == rk and g[1] == r[1]
         if gk in ("scalar", "labelled") and rk in ("scalar", "labelled"):
-            if gk == rk == "labelled" and g[1] != r[1]:
+            if gk == rk == "labelled" and not _same_label(g[1], r[1]):
                 return self.equations(_as_equation(g), _as_equation(r))
             return self.top_scalar(g[-1], r[-1])
         if gk == "eqn" or rk == "eqn":
@@ -125,6 +125,8 @@ class _Comparer:
                     ritems = tuple(sorted(ritems, key=lambda f: f[1][1]))  # x = 1, y = 2 is (1, 2)
             return len(ritems) == len(gitems) and all(
                 self.equal(a, b) for a, b in zip(gitems, ritems, strict=True))
+        if kind == "list" and _deliberately_ordered(gitems):
+            return len(ritems) == len(gitems) and all(self.equal(a, b) for a, b in zip(gitems, ritems, strict=True))
         gd, rd = self._distinct(gitems), self._distinct(ritems)
         if len(gd) != len(rd):
             return False
@@ -190,6 +192,8 @@ class _Comparer:
             r, runit = _letter_unit(r)
         elif runit is not None and gunit is None:
             g, gunit = _letter_unit(g)
+        elif gunit is None and runit is None and not free_symbols(g):
+            r, _ = _letter_unit(r)  # `1,000.99 m²` for 1000.99: a unit letter, not a variable
         if gunit is not None and runit is not None:
             from .units import conversion  # pint: imported (and its registry built) only when needed
 
@@ -209,6 +213,10 @@ class _Comparer:
     def scalar(self, g: Node, r: Node) -> bool:
         if g == r:
             return True
+        if g[0] == r[0] == "bigop" and g[1] == r[1] and (free_symbols(g[3]) or free_symbols(g[4])):
+            # symbolic bounds: the same bounds and the same body, the index renamed
+            body = substitute(r[5], r[2], ("sym", g[2]))
+            return self.scalar(g[3], r[3]) and self.scalar(g[4], r[4]) and self.scalar(g[5], body)
         symbols = free_symbols(g) | free_symbols(r)
         if not symbols:
             return self._constants(g, r)
@@ -306,10 +314,16 @@ _UNIT_LETTERS = frozenset("m g s h L l K A V W J N".split())
 
 def _letter_unit(node: Node) -> tuple[Node, str | None]:
     """`2000 m` parsed as the product 2000*m, read as 2000 metres when the other side has a unit."""
-    if node[0] == "mul" and node[1][-1][0] == "sym" and node[1][-1][1] in _UNIT_LETTERS:
+    if node[0] != "mul":
+        return node, None
+    last = node[1][-1]
+    power = ""
+    if last[0] == "pow" and last[2][0] == "num" and last[2][1].value in (2, 3):
+        last, power = last[1], f"^{last[2][1].value}"
+    if last[0] == "sym" and last[1] in _UNIT_LETTERS:
         rest = node[1][:-1]
         if not any(free_symbols(f) for f in rest):
-            return (rest[0] if len(rest) == 1 else ("mul", rest)), node[1][-1][1]
+            return (rest[0] if len(rest) == 1 else ("mul", rest)), last[1] + power
     return node, None
 
 
@@ -425,6 +439,27 @@ def _sympy_equal(g: Node, r: Node) -> bool:
 
 
 # -- helpers --------------------------------------------------------------------------------------------------
+
+def _deliberately_ordered(items: Sequence[Form]) -> bool:
+    """A bare list of three or more numbers written in neither increasing nor decreasing order (`10, 4, -2`):
+    someone listing a set of solutions sorts them, so this order answers several questions in turn (a, b,
+    c) and is kept. A sorted list (`-2, 4, 10`) or one with expressions is a set: any order."""
+    if len(items) < 3 or any(f[0] != "scalar" for f in items):
+        return False
+    try:
+        values = [exact(f[1]) for f in items]
+    except (Undefined, TooExpensive):
+        return False
+    if any(v is None for v in values):
+        return False
+    pairs = list(zip(values, values[1:], strict=False))
+    return not (all(a <= b for a, b in pairs) or all(a >= b for a, b in pairs))  # type: ignore[operator]
+
+
+def _same_label(a: Node, b: Node) -> bool:
+    """`W(n)` and `W(x)` name the same function's value; otherwise labels are compared as written."""
+    return a == b or (a[0] == b[0] == "call" and a[1] == b[1] and len(a[2]) == len(b[2]))
+
 
 def _last_part(form: Form) -> Form:
     """A chain states its last part (`x = 5 + 5 + 1 = 11` is 11): only that value counts, so a chain is

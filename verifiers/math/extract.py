@@ -63,6 +63,10 @@ _REMARK = re.compile(r"(?<=\S)\s*\((?=[^()]*(?<![\\A-Za-z])[A-Za-z]{3,})[^()]*\)
 _TAIL_CHARS = 2000
 """An answer is read from at most this many characters (after its phrase, or at the end of the last line)."""
 _MAX_OTHERS = 8
+_QUOTES = re.compile(r'^\\?["“«]\s*|\s*\\?["”»]$')
+# A reference's boxes a few words apart are one answer: `\\boxed{1} papers and \\boxed{2} bins` is 1, 2.
+_REFERENCE_GAP = 30
+_GAP_WORD = re.compile(r"[^\W\d_]+")
 _MAX_DISPLAY = 2000
 
 
@@ -170,7 +174,8 @@ def _boxes(text: str) -> list[tuple[int, int, str | None]]:
 
 
 def _boxed(text: str, *, strict: bool = True) -> tuple[Extraction, int] | None:
-    """The boxed answer and the end of the last box, or None when there is no box."""
+    """The boxed answer and the end of the last box, or None when there is no box. `strict=False` reads a
+    reference: no hedges there, and boxes a few words apart form one answer."""
     boxes = _boxes(text)
     if not boxes:
         return None
@@ -179,7 +184,8 @@ def _boxed(text: str, *, strict: bool = True) -> tuple[Extraction, int] | None:
     clusters: list[list[str]] = [[boxes[0][2]]]  # type: ignore[list-item]
     for (_, prev_end, _), (start, _, content) in itertools.pairwise(boxes):
         gap = text[prev_end:start]
-        if "\n\n" not in gap and len(_GAP_NOISE.sub("", gap)) == 0:
+        if ("\n\n" not in gap and len(_GAP_NOISE.sub("", gap)) == 0) or (
+                not strict and "\n" not in gap and len(gap) <= _REFERENCE_GAP and len(_GAP_WORD.findall(gap)) <= 3):
             clusters[-1].append(content)  # type: ignore[arg-type]
         else:
             clusters.append([content])  # type: ignore[list-item]
@@ -227,6 +233,7 @@ def _span(rest: str) -> str:
             line = line[:k]
             break
     line = _REMARK.sub("", strip_emphasis(line.strip()).strip())  # "5 (since 2 + 3 = 5)"
+    line = _QUOTES.sub("", line)  # `"$12$ and $13$"`
     if len(line) > 2 and line[0] == line[-1] == "$" and "$" not in line[1:-1]:
         return line[1:-1].strip()  # one inline math span: `$\frac{3}{4}$`
     if is_prose(line) and not _starts_with_math(line):
@@ -252,7 +259,7 @@ def _display_at_end(text: str) -> str | None:
 
 
 def _last_line_answer(text: str) -> str | None:
-    lines = [ln for ln in text.splitlines() if ln.strip()]
+    lines = [ln for ln in text.split("\n") if ln.strip()]  # not splitlines(): it also splits at \x0c, \x1c...
     if not lines:
         return None
     line = strip_emphasis(lines[-1].strip()[-_TAIL_CHARS:]).strip()

@@ -22,7 +22,8 @@ answers. `a \\pm b` is the set {a + b, a - b}.
 Labels: the left side of `x = 3`, `f(x) = ...`, and of a named quantity (`AB = 4`, `|AB| = 1`,
 `V_1:V_2 = 11:21`, `\\frac{NO}{BO} = ...`: symbols combined by products, ratios and absolute values, no
 numbers, no sums) names the value on the right. `2x + z = 1` is an equation, not a labelled 1.
-`p=5,q=2;p=7,q=2`: semicolons separate groups of labelled values, each group a tuple.
+`p=5,q=2;p=7,q=2` and `p = 5, q = 2 and p = 7, q = 2`: labelled values whose labels repeat form groups,
+each a tuple.
 
 Approximations in a relation: `x = \\frac{1}{3} \\approx 0.33` states the exact value 1/3; what follows
 its first `\\approx` is a rounding, not checked. A value given only approximately (`x \\approx 0.33`)
@@ -38,7 +39,7 @@ from typing import Any
 
 from fractions import Fraction
 
-from .evaluate import CTX, Undefined, exact, free_symbols, numeric
+from .evaluate import CTX, Undefined, exact, free_symbols, numeric, substitute
 from .lexer import Num, ParseError
 from .limits import TooExpensive
 from .parse import Node
@@ -88,6 +89,10 @@ def interpret(node: Node) -> Form:
         return ("coll", "set", ())
     if tag == "mat":
         return ("matrix", node[1])
+    if tag in ("add", "mul", "neg", "div"):
+        rows = _matrix_value(node)
+        if rows is not None:
+            return ("matrix", rows)
     if tag == "text":
         words = normalize_text(node[1])
         if words in _EMPTY_WORDS:
@@ -105,6 +110,9 @@ def _list(items: tuple[Node, ...], seps: tuple[str, ...]) -> Form:
             return _intersection([f[1][0] for f in forms])  # x > 1 and x < 3
         if "or" in seps or any(len(f[1]) != 1 for f in forms) or all(n[0] == "rel" for n in items):
             return ("ivls", tuple(iv for f in forms for iv in f[1]))
+    grouped = _labelled_groups(forms)
+    if grouped is not None:
+        return ("coll", "list", grouped)
     flat: list[Form] = []
     for node, form in zip(items, forms, strict=True):
         if _is_plus_minus(node):  # `x = 1 \pm 2, 5` lists three answers
@@ -112,6 +120,77 @@ def _list(items: tuple[Node, ...], seps: tuple[str, ...]) -> Form:
         else:
             flat.append(form)
     return ("coll", "list", tuple(flat))
+
+
+def _labelled_groups(forms: list[Form]) -> tuple[Form, ...] | None:
+    """`p=5,q=2;p=7,q=2` or `p = 5, q = 2 and p = 7, q = 2`: labelled values whose labels repeat in the
+    same order are groups, each a tuple (then compared as (5, 2), (7, 2)); None when they are not."""
+    if len(forms) < 4 or not all(f[0] == "labelled" and f[1][0] == "sym" for f in forms):
+        return None
+    groups: list[list[Form]] = [[]]
+    for form in forms:
+        if any(f[1] == form[1] for f in groups[-1]):
+            groups.append([])
+        groups[-1].append(form)
+    shapes = {tuple(f[1] for f in g) for g in groups}
+    if len(groups) < 2 or len(shapes) != 1 or len(groups[0]) < 2:
+        return None
+    return tuple(("coll", "tuple", tuple(g)) for g in groups)
+
+
+Rows = tuple[tuple[Node, ...], ...]
+
+
+def _matrix_value(node: Node) -> Rows | None:
+    """The cells of a sum, product or scalar multiple of matrices (`A + B`, `2A`, `AB`); None when `node`
+    holds no matrix."""
+    tag = node[0]
+    if tag == "mat":
+        return node[1]
+    if tag == "neg":
+        inner = _matrix_value(node[1])
+        return None if inner is None else tuple(tuple(("neg", c) for c in row) for row in inner)
+    if tag == "div":
+        inner = _matrix_value(node[1])
+        if inner is None or _has_matrix(node[2]):
+            return None
+        return tuple(tuple(("div", c, node[2]) for c in row) for row in inner)
+    if tag == "add":
+        terms = [_matrix_value(t) for t in node[1]]
+        if any(t is None for t in terms) or len({(len(t), len(t[0])) for t in terms}) != 1:  # type: ignore[index,arg-type]
+            return None
+        first: Rows = terms[0]  # type: ignore[assignment]
+        return tuple(tuple(("add", tuple(t[i][j] for t in terms)) for j in range(len(first[0])))  # type: ignore[index]
+                     for i in range(len(first)))
+    if tag == "mul" and any(_has_matrix(f) for f in node[1]):
+        scalars = [f for f in node[1] if not _has_matrix(f)]
+        result: Rows | None = None
+        for f in node[1]:
+            if not _has_matrix(f):
+                continue
+            m = _matrix_value(f)
+            if m is None:
+                return None
+            result = m if result is None else _matmul(result, m)
+            if result is None:
+                return None
+        assert result is not None
+        if scalars:
+            result = tuple(tuple(("mul", (*scalars, c)) for c in row) for row in result)
+        return result
+    return None
+
+
+def _has_matrix(node: Node) -> bool:
+    return node[0] == "mat" or (node[0] in ("add", "mul") and any(_has_matrix(n) for n in node[1])) or (
+        node[0] in ("neg", "div") and _has_matrix(node[1]))
+
+
+def _matmul(a: Rows, b: Rows) -> Rows | None:
+    if len(a[0]) != len(b):
+        return None
+    return tuple(tuple(("add", tuple(("mul", (a[i][k], b[k][j])) for k in range(len(b))))
+                       for j in range(len(b[0]))) for i in range(len(a)))
 
 
 def _intersection(intervals: list[tuple[Node, Node, bool, bool]]) -> Form:
@@ -256,7 +335,7 @@ def _solve_linear(op: str, left: Node, right: Node) -> tuple[tuple[str, ...], tu
     name = next(iter(names))
     diff: Node = ("add", (left, ("neg", right)))
     try:
-        f0, f1, f2 = (exact(_substitute(diff, name, ("num", Num(Fraction(v), None)))) for v in (0, 1, 2))
+        f0, f1, f2 = (exact(substitute(diff, name, ("num", Num(Fraction(v), None)))) for v in (0, 1, 2))
     except (Undefined, TooExpensive):
         return None
     if f0 is None or f1 is None or f2 is None or f2 - f1 != f1 - f0 or f1 == f0:
@@ -264,14 +343,6 @@ def _solve_linear(op: str, left: Node, right: Node) -> tuple[tuple[str, ...], tu
     slope = f1 - f0
     bound = -f0 / slope
     return (op if slope > 0 else _FLIP[op],), (("sym", name), ("num", Num(bound, None)))
-
-
-def _substitute(node: Any, name: str, value: Node) -> Any:
-    if isinstance(node, tuple):
-        if len(node) == 2 and node[0] == "sym" and node[1] == name:
-            return value
-        return tuple(_substitute(child, name, value) for child in node)
-    return node
 
 
 def _set_operation(node: Node) -> Form:

@@ -61,6 +61,7 @@ _COMMANDS: dict[str, Token] = {
     "lceil": Token("OPEN", "ceil"), "rceil": Token("CLOSE", "ceil"), "lvert": Token("BAR"),
     "rvert": Token("BAR"), "vert": Token("BAR"), "mid": Token("BAR"),
     "frac": Token("FRAC"), "sqrt": Token("SQRT"), "binom": Token("BINOM"), "circ": Token("DEG"),
+    "sum": Token("BIGOP", "sum"), "prod": Token("BIGOP", "prod"),
     "%": Token("PCT"), "$": Token("SKIP"), "dots": Token("TEXT", "..."), "ldots": Token("TEXT", "..."),
     "cdots": Token("TEXT", "..."), "quad": Token("SKIP"), "qquad": Token("SKIP"), "to": Token("REL", "->"),
     "rightarrow": Token("REL", "->"), "Rightarrow": Token("REL", "->"), "implies": Token("REL", "->"),
@@ -206,6 +207,9 @@ def tokenize(text: str) -> list[Token]:
 
 
 def _word(word: str) -> list[Token]:
+    for joiner in ("or", "and"):  # `1orW(x)`: a separator glued to a capitalised name
+        if word.startswith(joiner) and len(word) > len(joiner) and word[len(joiner)].isupper():
+            return [_ALIASES[joiner], *_word(word[len(joiner) :])]
     if word in _ALIASES:
         return [_ALIASES[word]]
     if word in FUNCTIONS:

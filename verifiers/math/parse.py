@@ -5,6 +5,7 @@ Nodes are plain tuples, tagged by their first element, so they pickle cheaply in
     ("num", Num)  ("sym", name)  ("const", "pi"|"e"|"i"|"oo"|"reals"|"empty")  ("text", words)
     ("add", terms)  ("mul", factors)  ("div", a, b)  ("pow", a, b)  ("neg", a)  ("pm", a, b, "+-"|"-+")
     ("fn", name, args)  ("call", name, args)  ("pct", a)  ("deg", a)  ("unit", a, "km/h")
+    ("bigop", "sum"|"prod", var, lo, hi, body)
     ("tuple", items)  ("pair", a, b)  ("set", items)  ("ivl", lo, hi, lo_closed, hi_closed)
     ("setop", "cup"|"cap"|"minus", a, b)  ("mat", rows)  ("rel", ops, parts)  ("list", items, seps)
 
@@ -31,7 +32,7 @@ _FILLER_WORDS = frozenset({"approximately", "about", "exactly", "only", "is", "b
 # Names read as functions before `(x)`: `f(x)`, `P(A)`, `W(n) = 1`; other letters multiply (`x(y+1)`).
 _CALLABLE = frozenset("f g h p q r s".split()) | frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _MATRICES = frozenset({"pmatrix", "bmatrix", "Bmatrix", "vmatrix", "Vmatrix", "matrix", "smallmatrix", "array"})
-_IMPLICIT = frozenset({"ID", "CONST", "FUNC", "FRAC", "SQRT", "BINOM", "BEGIN"})
+_IMPLICIT = frozenset({"ID", "CONST", "FUNC", "FRAC", "SQRT", "BINOM", "BEGIN", "BIGOP"})
 _INVERSE_TRIG = {"sin": "arcsin", "cos": "arccos", "tan": "arctan"}
 _EOF = Token("EOF")
 _INVERSE_MARK = [Token("OP", "-"), Token("NUM", Num(Fraction(1), None)), Token("CLOSE", "}"), Token("OPEN", "(")]
@@ -270,6 +271,8 @@ class _Parser:
                 self.expect("CLOSE", "]")
             radicand = self.argument()
             return ("fn", "root", (radicand, index)) if index is not None else ("fn", "sqrt", (radicand,))
+        if kind == "BIGOP":
+            return self.big_operator(str(tok.value))
         if kind == "BINOM":
             top = self.argument()
             return ("fn", "binom", (top, self.argument()))
@@ -301,7 +304,7 @@ class _Parser:
                 parts = []
                 while not self.at("CLOSE", "}"):
                     t = self.take()
-                    if t.kind not in ("NUM", "ID", "CONST", "OP", "SEP"):
+                    if t.kind not in ("NUM", "ID", "CONST", "OP", "SEP", "WORD"):
                         raise ParseError("unsupported subscript")
                     parts.append(_subscript_text(t))
                 self.take()
@@ -368,6 +371,24 @@ class _Parser:
             return ("fn", _INVERSE_TRIG[name], args)
         node: Node = ("fn", name, args)
         return ("pow", node, power) if power is not None else node
+
+    def big_operator(self, op: str) -> Node:
+        """`\\sum_{k=0}^{n-1} body`: the body is the implicit product that follows, as for `\\sin 2x`."""
+        self.enter()
+        self.expect("OP", "_")
+        self.expect("OPEN", "{")
+        var = self.expect("ID").value
+        self.expect("REL", "=")
+        lo = self.expr()
+        self.expect("CLOSE", "}")
+        self.expect("OP", "^")
+        hi = self.argument()
+        factors = [self.unary()]
+        while self._starts_implicit(self.peek()):
+            factors.append(self.power())
+        self.depth -= 1
+        body = factors[0] if len(factors) == 1 else ("mul", tuple(factors))
+        return ("bigop", op, str(var), lo, hi, body)
 
     def bracket(self, opener: str) -> Node:
         self.enter()

@@ -28,9 +28,10 @@ _MAX_JOINED = 20
 # Letters that make a line prose: two ASCII letters in a row, or any letter of a script other than Latin and
 # Greek (Greek letters are math: `θ`, `π`). LaTeX commands and `\text{...}` are removed before looking.
 _WORD = re.compile(r"[A-Za-z]{2,}|[^\W\d_A-Za-z\u00c0-\u024f\u0370-\u03ff]")
-_COMMANDS = re.compile(r"\\[A-Za-z]+|\\text\s*\{[^{}]*\}")
-_NUMBER = re.compile(
-    r"-?(?:0,\d+|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d{1,3}(?: \d{3})+(?![\d,])|\d+(?:,\d{1,2}|,\d{4,})(?![\d,])"
+_COMMANDS = re.compile(r"\\(?:begin|end)\s*\{[^{}]*\}|\\[A-Za-z]+|\\text\s*\{[^{}]*\}")
+_SEPARATORS = re.compile(r"(?<![A-Za-z])(?:or|and)(?![a-z])")
+_NUMBER = re.compile(  # not inside a word: `AZYUK2A` holds no number
+    r"(?<![A-Za-z])-?(?:0,\d+|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d{1,3}(?: \d{3})+(?![\d,])|\d+(?:,\d{1,2}|,\d{4,})(?![\d,])"
     r"|\d+(?:\.\d+)?(?:/\d+)?|\.\d+)(?:\s*%)?"
 )
 _LATEX_ATOM = re.compile(r"-?\\[dt]?frac\s*\{[^{}]{1,80}\}\s*\{[^{}]{1,80}\}|-?\\sqrt\s*\{[^{}]{1,80}\}")
@@ -63,8 +64,9 @@ def strip_emphasis(text: str) -> str:
 
 
 def is_prose(text: str) -> bool:
-    """Whether `text` has words outside its math (commands and `\\text{}` removed)."""
-    return _WORD.search(_COMMANDS.sub(" ", _strip_spans(text))) is not None
+    """Whether `text` has words outside its math (commands, `\\text{}` and the separators `or`/`and`
+    removed: `x = 2 or x = 3` is math)."""
+    return _WORD.search(_SEPARATORS.sub(" ", _COMMANDS.sub(" ", _strip_spans(text)))) is not None
 
 
 def _strip_spans(text: str) -> str:
@@ -151,11 +153,16 @@ def _items(line: str) -> list[tuple[int, int, str]]:
 
 
 def _with_unit(line: str, item: tuple[int, int, str]) -> tuple[int, int, str]:
-    """The item and a unit word right after it (`3 hours`, `28 percent`), when there is one."""
-    m = _UNIT_AFTER.match(line, item[1])
+    """The item and a unit word right after it (`3 hours`, `28 percent`, `$28$ %`), when there is one."""
+    end = item[1]
+    for closer in ("$$", "$", "\\)", "\\]"):
+        if line.startswith(closer, end):
+            end += len(closer)
+            break
+    m = _UNIT_AFTER.match(line, end)
     if m is None:
         return item
-    return item[0], m.end(), line[item[0] : m.end()]
+    return item[0], m.end(), f"{item[2]} {m.group(0).strip()}"
 
 
 def _joined(line: str, items: list[tuple[int, int, str]], last: int, forward: bool) -> str:
