@@ -9,7 +9,8 @@ while the verifier was developed, and `bench/data/math_holdout.jsonl`, written a
 once before any fix (see docs/benchmarks.md). The same rows, the same number of processes for both:
 
 - ours: the `math` source built with `Registry().create("math", {}, runtime)` and called with
-  `score_batch` on the whole set, on a `Runtime(workers=N)`. Plain numbers are checked in the calling
+  `score_batch` on the whole set, on a `Runtime(workers=N)` that preloads what the service preloads. Plain
+  numbers are checked in the calling
   process; everything else in the N workers under the default deadline.
 - Math-Verify (installed from PyPI, in the `dev` extra), as its README recommends: `gold = parse(gold)`,
   `answer = parse(completion)`, `verify(gold, answer)`, default extraction configs. The gold is written
@@ -90,8 +91,10 @@ def run_math_verify(rows: list[dict[str, Any]], procs: int, bare_gold: bool) -> 
 # -- ours ----------------------------------------------------------------------------------------------------
 
 async def _ours(rows: list[dict[str, Any]], procs: int) -> tuple[list[bool | None], float, Counter[str]]:
-    async with Runtime(workers=procs) as runtime:
-        source = Registry().create("math", {}, runtime)
+    registry = Registry()
+    # the worker pool preloads what the service's does (sympy and the source's `worker_preload`)
+    async with Runtime(workers=procs, preload=["sympy", *registry.worker_preload(["math"])]) as runtime:
+        source = registry.create("math", {}, runtime)
         await score_batch(source, [Sample(completion=r["completion"], reference=r["gold"]) for r in WARMUP])
         samples = [Sample(completion=r["completion"], reference=r["gold"]) for r in rows]
         start = time.perf_counter()

@@ -359,8 +359,10 @@ def run_math_verify(jobs: list[tuple[str, str, bool, dict[str, Any] | None]], pr
 async def _ours(pairs: list[tuple[str, str]], procs: int) -> tuple[list[bool | None], float, list[str]]:
     from referee.verifiers import Registry, Runtime, Sample, score_batch
 
-    async with Runtime(workers=procs) as runtime:
-        source = Registry().create("math", {}, runtime)
+    registry = Registry()
+    # the worker pool preloads what the service's does (sympy and the source's `worker_preload`)
+    async with Runtime(workers=procs, preload=["sympy", *registry.worker_preload(["math"])]) as runtime:
+        source = registry.create("math", {}, runtime)
         await score_batch(source, [Sample(completion="\\boxed{x^2}", reference="x^2")] * 8)
         start = time.perf_counter()
         scores = await score_batch(source, [Sample(completion=p, reference=g) for g, p in pairs])

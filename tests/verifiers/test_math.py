@@ -36,7 +36,8 @@ _ROWS = [pytest.param(*row, id=f"{group}-{i}") for group, rows in _GROUPS.items(
 
 @pytest.fixture
 async def runtime() -> AsyncIterator[Runtime]:
-    async with Runtime(workers=2) as rt:
+    # as the service does: the pool preloads the source's modules (pint among them) in its forkserver
+    async with Runtime(workers=2, preload=["sympy", *Registry().worker_preload(["math"])]) as rt:
         yield rt
 
 

@@ -32,9 +32,8 @@ __all__ = ["Answer", "parse_answer", "read_answer", "verify"]
 _TEXT_WRAP = re.compile(r"\\text\s*\{([^{}]*)\}")
 _WORDS_ONLY = re.compile(r"[A-Za-z][A-Za-z '-]*[A-Za-z]")
 # `1,22`, `1000,99`, `0,111`: a comma that cannot be a thousands separator may be a decimal comma.
-_DECIMAL_COMMA = re.compile(r"([-+]?\d+),(\d+)(?![\d,])")
+_DECIMAL_COMMA = re.compile(r"(?<![\d,.])([-+]?\d+),(\d+)(?![\d,])")
 _GROUPED = re.compile(r"[-+]?[1-9]\d{0,2},\d{3}")
-_NUMBER_WORDS = re.compile(r"((?:[A-Za-z]+[\s-]+){0,11}?[A-Za-z]+?)(?:\s+([A-Za-z]+))?")
 _BASE = re.compile(r"\(?([0-9A-Za-z]+)\)?\s*_\s*\{?\s*(\d{1,2})\s*\}?")
 _DIGITS = re.compile(r"[0-9A-Za-z]+")
 _KEY = re.compile(r"\s+")
@@ -101,15 +100,13 @@ def _read(text: str, *, gold: bool, mc_letters: str, method: str) -> Answer:
         main = _read(cleaned.replace(",", ", "), gold=gold, mc_letters=mc_letters, method=method)
         other = _read(cleaned.replace(",", "."), gold=gold, mc_letters=mc_letters, method=method)
         return dataclasses.replace(main, text=text, reading=other)
-    words = _NUMBER_WORDS.fullmatch(plain) if _WORDS_ONLY.fullmatch(plain) else None
-    if words is not None:  # "twelve", "three quarters", "twelve apples"
-        for phrase, unit in ((plain, None), (words.group(1), words.group(2))):
-            value = number_value(phrase)
-            if value is not None:
-                number = f"{value.numerator}/{value.denominator}" if value.denominator != 1 else str(value.numerator)
-                spelled = number if unit is None else f"{number}\\text{{ {unit}}}"
-                return dataclasses.replace(_read(spelled, gold=gold, mc_letters=mc_letters, method=method),
-                                           text=text)
+    words = plain.split() if len(plain) <= 200 and _WORDS_ONLY.fullmatch(plain) else []
+    for phrase, unit in ((words, None), (words[:-1], words[-1:])):  # "twelve", "three quarters", "twelve apples"
+        value = number_value(" ".join(phrase)) if phrase else None
+        if value is not None:
+            number = f"{value.numerator}/{value.denominator}" if value.denominator != 1 else str(value.numerator)
+            spelled = number if not unit else f"{number}\\text{{ {unit[0]}}}"
+            return dataclasses.replace(_read(spelled, gold=gold, mc_letters=mc_letters, method=method), text=text)
     if _WORDS_ONLY.fullmatch(plain) and (len(plain) > 3 or " " in plain):  # `ab` stays a product
         return Answer(text, cleaned, interpret(("text", plain)), gold, method)
     try:

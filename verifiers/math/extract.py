@@ -63,7 +63,6 @@ _REMARK = re.compile(r"(?<=\S)\s*\((?=[^()]*(?<![\\A-Za-z])[A-Za-z]{3,})[^()]*\)
 _TAIL_CHARS = 2000
 """An answer is read from at most this many characters (after its phrase, or at the end of the last line)."""
 _MAX_OTHERS = 8
-_QUOTES = re.compile(r'^\\?["“«]\s*|\s*\\?["”»]$')
 # A reference's boxes a few words apart are one answer: `\\boxed{1} papers and \\boxed{2} bins` is 1, 2.
 _REFERENCE_GAP = 30
 _GAP_WORD = re.compile(r"[^\W\d_]+")
@@ -233,11 +232,18 @@ def _span(rest: str) -> str:
             line = line[:k]
             break
     line = _REMARK.sub("", strip_emphasis(line.strip()).strip())  # "5 (since 2 + 3 = 5)"
-    line = _QUOTES.sub("", line)  # `"$12$ and $13$"`
+    line = _unquote(line)  # `"$12$ and $13$"`
     if len(line) > 2 and line[0] == line[-1] == "$" and "$" not in line[1:-1]:
         return line[1:-1].strip()  # one inline math span: `$\frac{3}{4}$`
     if is_prose(line) and not _starts_with_math(line):
         return stated_item(line) or line  # "The largest $n$ is 34": 34; "Tuesday" stays a word
+    return line
+
+
+def _unquote(line: str) -> str:
+    for opener, closer in (('\\"', '\\"'), ('"', '"'), ("“", "”"), ("«", "»")):
+        if len(line) > 2 * len(opener) and line.startswith(opener) and line.endswith(closer):
+            return line[len(opener) : len(line) - len(closer)].strip()
     return line
 
 

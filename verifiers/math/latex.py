@@ -76,7 +76,7 @@ _DOUBLED = re.compile(r"(?<!\\)\\\\(?=(?:" + "|".join(
 # `\quadx_{2}`: a spacing command glued to the next name (seen in NuminaMath references).
 _GLUED_SPACE = re.compile(r"\\(q?quad)(?=[a-zA-Z])")
 # `11,\!111`, `14{,}916`, `14 {, }916`: LaTeX thousands separators.
-_THIN_THOUSANDS = re.compile(r"(?<=\d),\s*\\!\s*(?=\d{3}(?!\d))|\s*\{\s*,\s*\}\s*(?=\d{3}(?!\d))")
+_THIN_THOUSANDS = re.compile(r"(?<=\d),\s*\\!\s*(?=\d{3}(?!\d))|(?<=\d)\s?\{\s*,\s*\}\s?(?=\d{3}(?!\d))")
 # A backslash before a control character (`\\f` in a non-raw Python string became `\x0c`): a space.
 _CONTROL = re.compile(r"\\[\x00-\x1f]")
 _SPACE = re.compile(r"\s+")
