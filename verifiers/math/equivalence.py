@@ -313,7 +313,11 @@ _UNIT_LETTERS = frozenset("m g s h L l K A V W J N".split())
 
 
 def _letter_unit(node: Node) -> tuple[Node, str | None]:
-    """`2000 m` parsed as the product 2000*m, read as 2000 metres when the other side has a unit."""
+    """`2000 m` parsed as the product 2000*m, read as 2000 metres when the other side has a unit (and
+    `10 m/s` as 10 metres per second)."""
+    if node[0] == "div" and node[2][0] == "sym" and node[2][1] in _UNIT_LETTERS:
+        value, unit = _letter_unit(node[1])
+        return (node, None) if unit is None else (value, f"{unit}/{node[2][1]}")
     if node[0] != "mul":
         return node, None
     last = node[1][-1]

@@ -190,6 +190,10 @@ def tokenize(text: str) -> list[Token]:
                 depth = max(0, depth - 1)
             continue
         two = text[i : i + 2]
+        if two == "**":  # a power, as in Python
+            tokens.append(Token("OP", "^"))
+            i += 2
+            continue
         if two in _REL2:
             tokens.append(Token("REL", _REL2[two]))
             i += 2

@@ -36,7 +36,8 @@ _NUMBER = re.compile(  # not inside a word: `AZYUK2A` holds no number
 )
 _LATEX_ATOM = re.compile(r"-?\\[dt]?frac\s*\{[^{}]{1,80}\}\s*\{[^{}]{1,80}\}|-?\\sqrt\s*\{[^{}]{1,80}\}")
 _SPAN_OPEN = re.compile(r"\\\(|\\\[")
-_EMPHASIS = re.compile(r"(?<![\d*])\*{1,2}(?![\d*])|(?<!\w)__|__(?!\w)")
+# `**12**`, `2**`: bold markers; `2**3` (between operands) is a power and stays
+_EMPHASIS = re.compile(r"\*\*(?![\w(])|(?<![\w)])\*\*|(?<!\w)__|__(?!\w)")
 # A line "finishes its sentence" when what follows its last item ends like a sentence.
 _FINISHED = re.compile(r"[.!?)\]\u3002\uff01\uff1f\u0964\u06d4\u061f]['\"]?\s*$")
 # ... or is a unit, a currency or a short word of another script: `€`, `m²`, `km/h`, `千克`.
