@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import ast
 import asyncio
-import io
 import json
 import logging
 import math
@@ -116,7 +115,8 @@ def git_file(repo: Path, path: str) -> tuple[str, str] | None:
     if not repo.is_dir():
         return None
     shown = subprocess.run(["git", "--git-dir", str(repo), "show", f"HEAD:{path}"], capture_output=True, text=True)
-    head = subprocess.run(["git", "--git-dir", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    head = subprocess.run(["git", "--git-dir", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True)
     return (shown.stdout, head.stdout.strip()) if shown.returncode == 0 else None
 
 
@@ -270,13 +270,15 @@ def hendrycks_cases(src: str) -> list[Case]:
                 elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
                     call = stmt.value
                     verb = ast.unparse(call.func)
-                    if verb in ("self.assertTrue", "self.assertFalse") and call.args and isinstance(call.args[0], ast.Call):
+                    asserts = verb in ("self.assertTrue", "self.assertFalse")
+                    if asserts and call.args and isinstance(call.args[0], ast.Call):
                         inner = call.args[0]
                         if ast.unparse(inner.func) == "is_equiv" and len(inner.args) == 2:
                             a, b = (env.get(x.id) if isinstance(x, ast.Name) else _value(x) for x in inner.args)
                             if isinstance(a, str) and isinstance(b, str):
-                                cases.append(Case("hendrycks", HENDRYCKS_FILE.rsplit("/", 1)[-1], method.name.removeprefix("test_"),
-                                                  a, b, verb == "self.assertTrue", wrap=True))
+                                cases.append(Case("hendrycks", HENDRYCKS_FILE.rsplit("/", 1)[-1],
+                                                  method.name.removeprefix("test_"), a, b, verb == "self.assertTrue",
+                                                  wrap=True))
     return cases
 
 
@@ -314,12 +316,16 @@ def load_suites(args: argparse.Namespace) -> tuple[list[Case], list[str], list[s
 
 # -- Math-Verify, in its own worker processes ------------------------------------------------------------------
 
+Job = tuple[str, str, bool, dict[str, Any] | None]
+"""(gold, prediction, wrap in `$...$`, the test's options or None for the README configuration)"""
+
+
 def _mv_init() -> None:
     logging.disable(logging.CRITICAL)  # Math-Verify logs every timeout and parse failure
     import math_verify  # noqa: F401
 
 
-def _mv_one(job: tuple[str, str, bool, dict[str, Any] | None]) -> bool | None:
+def _mv_one(job: Job) -> bool | None:
     from math_verify import ExprExtractionConfig, LatexExtractionConfig, StringExtractionConfig, parse, verify
 
     gold, pred, wrap, options = job
@@ -344,7 +350,7 @@ def _mv_one(job: tuple[str, str, bool, dict[str, Any] | None]) -> bool | None:
         return None
 
 
-def run_math_verify(jobs: list[tuple[str, str, bool, dict[str, Any] | None]], procs: int) -> tuple[list[bool | None], float]:
+def run_math_verify(jobs: list[Job], procs: int) -> tuple[list[bool | None], float]:
     ctx = multiprocessing.get_context("forkserver")
     with ctx.Pool(procs, initializer=_mv_init) as pool:
         pool.map(_mv_one, [("$1$", "$1$", False, None)] * 8)
@@ -396,7 +402,9 @@ def tally(cases: Iterable[Case], verdicts: Iterable[bool | None]) -> dict[str, i
 
 
 def _cell(t: dict[str, int]) -> str:
-    return f"{t['right'] / t['n']:.1%} ({t['right']}) | {t['fp']} | {t['fn']} | {t['unscored']}" if t["n"] else "- | | |"
+    if not t["n"]:
+        return "- | | |"
+    return f"{t['right'] / t['n']:.1%} ({t['right']}) | {t['fp']} | {t['fn']} | {t['unscored']}"
 
 
 def table(title: str, keys: list[str], groups: dict[str, list[int]], cases: list[Case],
@@ -466,7 +474,8 @@ def main() -> None:
 
     if dependent:
         print("\n### Option-dependent cases (Math-Verify's verdict changes with the option the test sets)\n")
-        print("| suite / category | option (reason) | expected | referee | Math-Verify README | Math-Verify with option |")
+        print("| suite / category | option (reason) | expected | referee | Math-Verify README "
+              "| Math-Verify with option |")
         print("|---|---|---:|---:|---:|---:|")
         for i in sorted(dependent):
             c = cases[i]

@@ -358,7 +358,8 @@ MALFORMED: list[Row] = [
     ("\\frac{5}{6}", "\\boxed{\\\\frac{5}{6}}", True),
     ("(2, 3)", "$\\\\left(2, 3\\\\right)$", True),
     ("[1, 4]", "So $1 \\\\le x \\\\le 4$.", True),
-    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "$\\boxed{\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}}$", True),
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}",
+     "$\\boxed{\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}}$", True),  # a row break stays one
     ("x_1 = 2,\\quadx_2 = 5", "\\boxed{2} \\quad \\text{and} \\quad \\boxed{5}", True),
     ("x_1 = 2,\\quadx_2 = 5", "\\boxed{2} \\quad \\text{and} \\quad \\boxed{6}", False),
 ]

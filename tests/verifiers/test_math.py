@@ -3,6 +3,7 @@ pathological inputs, unscored reasons and options."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from referee.verifiers import ConfigError, Registry, Runtime, Sample, UnscoredReason, score_batch
 from referee.verifiers.exact import final_answer
 from referee.verifiers.math import TooExpensive, extract_answer, parse_answer, read_answer, verify
+from referee.verifiers.math.choice import chosen_letter
 from referee.verifiers.math.extract import extract_reference
 from referee.verifiers.math.numbers import fast_verdict
 
@@ -87,6 +89,7 @@ _PATHOLOGICAL = [
     "\\boxed{(10^{7})!}",
     "\\boxed{" + "{" * 400 + "1" + "}" * 400 + "}",
     "\\boxed{" + "\\frac{1}{" * 100 + "2" + "}" * 100 + "}",
+    "\\boxed{\\sum_{k=1}^{10^{9}} k}",  # a sum of a billion terms: refused by its budget
     "\\boxed{" + " + ".join(f"3^{{{2_600_000 + k}}}" for k in range(12)) + "}",
 ]
 
@@ -107,6 +110,30 @@ async def test_pathological_inputs_time_out_and_never_block_other_items(runtime:
     # the pool is healthy afterwards: its killed worker was replaced
     again = await score_batch(source, normal)
     assert [s.value for s in again] == [1.0, 1.0, 1.0]
+
+
+# Hostile text for the extraction scanners and regexes: openers that never close, long runs of one
+# character, many candidate answers. Each must cost time linear in its length.
+_HOSTILE = ["\\[", "\\(", "$", "$ a ", " ", "1,", "**", "\\", "answer is ", "not A or ", "{,}", "1,\\!", "x = 1 or ",
+            "\\boxed{1} x ", "字", "\"", "<|"]
+
+
+def _cost(text: str) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        verify(parse_answer("12", gold=True), parse_answer(text))
+        chosen_letter(text, "ABCDE")
+        extract_reference.__wrapped__(text)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize("unit", _HOSTILE)
+def test_extraction_is_linear_on_hostile_input(unit: str) -> None:
+    small, large = unit * (8000 // len(unit)), unit * (32000 // len(unit))
+    ratio = _cost(large) / max(_cost(small), 1e-4)
+    assert ratio < 12, f"4x the text cost {ratio:.1f}x the time: quadratic somewhere"  # quadratic: 16x
 
 
 def test_budgets_refuse_before_computing() -> None:

@@ -34,13 +34,16 @@ _PHRASE = re.compile(
 _GOLD = re.compile(r"\(?\s*([A-Z])\s*\)?\s*[.:)]?(?:\s+\(?[A-Z][a-z].*)?", re.DOTALL)
 _NEGATION = re.compile(r"(?:\bnot|\bnon|n't|\bisn't|\bnor|不是|不|\bpas|\bnicht|\bno\s+es)\s*(?:be\s+)?\(?\s*$",
                        re.IGNORECASE)
-_JOINED = re.compile(r"\s*\)?\s*(?:,|/|\bor\b|\band\b|\bou\b|\bo\b|或|和)\s*\(?\s*([A-Za-z])(?![A-Za-z])", re.IGNORECASE)
+# one `\s*` between any two fixed parts, so that a long run of spaces cannot be split many ways
+_JOINED = re.compile(r"\s*(?:\)\s*)?(?:,|/|\bor\b|\band\b|\bou\b|\bo\b|或|和)\s*(?:\(\s*)?([A-Za-z])(?![A-Za-z])",
+                     re.IGNORECASE)
 _START = re.compile(r"\s*\**\s*(?:\(([A-Za-z])\)|([A-Za-z])(?:[.:)]|(?=[^\x00-\x7f])|\s*$))")
 _TAIL = 2000
 _ARTICLE = re.compile(r"A [a-z]")  # "A good approach is ...": the article, not option A
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s*)$")
 
 
+@functools.lru_cache(maxsize=4096)  # the same reference comes with every completion of a prompt
 def gold_letter(gold: str, letters: str) -> str | None:
     """The letter a gold answer names, or None when it is not a multiple-choice answer."""
     text = gold.strip()

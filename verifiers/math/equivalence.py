@@ -31,6 +31,7 @@ that one value counts a chain is never a hedge.
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Sequence
 from fractions import Fraction
@@ -456,7 +457,7 @@ def _deliberately_ordered(items: Sequence[Form]) -> bool:
         return False
     if any(v is None for v in values):
         return False
-    pairs = list(zip(values, values[1:], strict=False))
+    pairs = list(itertools.pairwise(values))
     return not (all(a <= b for a, b in pairs) or all(a >= b for a, b in pairs))  # type: ignore[operator]
 
 

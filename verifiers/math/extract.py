@@ -24,6 +24,7 @@ Everything here is linear in the length of the text, so it runs in the event loo
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -116,6 +117,7 @@ def strip_template_tokens(text: str) -> str:
     return text if token is None else text[: token.start()]
 
 
+@functools.lru_cache(maxsize=4096)  # the same reference comes with every completion of a prompt
 def extract_reference(reference: str) -> str:
     """The gold answer in a reference: the text after GSM8K's `####`, else the last boxed answer (to the end
     of the reference if its box never closes), else all of it; a reference that is a whole worked solution

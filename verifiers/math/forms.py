@@ -35,9 +35,8 @@ Matrices: sums, products and scalar multiples of matrices are computed (`A + B` 
 from __future__ import annotations
 
 import re
-from typing import Any
-
 from fractions import Fraction
+from typing import Any
 
 from .evaluate import CTX, Undefined, exact, free_symbols, numeric, substitute
 from .lexer import Num, ParseError

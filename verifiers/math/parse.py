@@ -12,7 +12,8 @@ Nodes are plain tuples, tagged by their first element, so they pickle cheaply in
 Precedence, loosest first: list separators (`,` `;` `or` `and`), relations (chains allowed), set operations,
 `+ - \\pm`, `* / \\cdot` and implicit products, unary signs, powers (right-associative), postfix (`!` `%` `°`
 and trailing unit words, kept as a `unit` wrapper: `5 cm`, `12\\text{ apples}`, `3 km/h`). A function
-without parentheses takes the implicit product that follows it (`\\sin 2x` is `sin(2x)`, `\\sin x \\cos x` is `sin(x)cos(x)`), as in print.
+without parentheses takes the implicit product that follows it (`\\sin 2x` is `sin(2x)`, `\\sin x \\cos x`
+is `sin(x)cos(x)`), as in print.
 """
 
 from __future__ import annotations

@@ -89,6 +89,7 @@ def _segments(line: str) -> list[tuple[int, int, str]]:
     out: list[tuple[int, int, str]] = []
     i = start = 0
     n = len(line)
+    unclosed: set[str] = set()  # closers not found: no later opener of that kind can close either (linear)
     while i < n:
         c = line[i]
         if c == "\\" and i + 1 < n and line[i + 1] == "$":
@@ -103,6 +104,9 @@ def _segments(line: str) -> list[tuple[int, int, str]]:
             i += 1
             continue
         closer = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}[opener]
+        if closer in unclosed:
+            i += len(opener)
+            continue
         j = i + len(opener)
         end = -1
         while j < n:
@@ -115,6 +119,7 @@ def _segments(line: str) -> list[tuple[int, int, str]]:
             end = k
             break
         if end < 0:
+            unclosed.add(closer)
             i += len(opener)
             continue
         inner = line[i + len(opener) : end]

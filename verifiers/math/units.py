@@ -27,7 +27,7 @@ __all__ = ["conversion"]
 try:
     import pint
 except ImportError:  # pint is a dependency; without it units are ignored, as before it was added
-    pint = None
+    pint = None  # type: ignore[assignment]
 
 _DEFINITIONS = Path(__file__).with_name("units.txt")
 
@@ -36,7 +36,7 @@ _DEFINITIONS = Path(__file__).with_name("units.txt")
 def _registry() -> Any:
     if pint is None:
         return None
-    registry = pint.UnitRegistry(None)
+    registry: Any = pint.UnitRegistry(None)
     registry.load_definitions(str(_DEFINITIONS))
     return registry
 
