@@ -278,6 +278,12 @@ ANTI_GAMING: list[Row] = [
     ("7", "$\\boxed{5 = 6 = 7}$", True),
     ("5", "$\\boxed{5 = 6 = 7}$", False),
     ("5", "$\\boxed{x = 2 + 3 = 5}$", True),
+    # hedges stated in prose, in a later phrase, or with option letters
+    ("5", "Final Answer: It is either 5 or 6.", False),
+    ("6", "Final Answer: It is either 5 or 6.", False),
+    ("5", "\\boxed{5}\n\nFinal Answer: The final answer is 5 or 6.", False),
+    ("A", "Either (A) or (C) works.", False),
+    ("4", "Let us compute 2 + 2 = 4.\nFinal Answer: The final answer is", False),
     # the gold only in the working
     ("12", "First we find 12 apples in the basket. Adding the 3 on the table we get \\boxed{15}.", False),
     ("24", "In May she sold 24 clips.\n#### 72", False),
