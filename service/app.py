@@ -27,7 +27,7 @@ from . import routes_judges
 from .admission import Admission
 from .audit import open_audit_log
 from .errors import install_error_handlers
-from .limits import BodySizeLimit
+from .limits import BodyLimits
 from .metrics import Metrics, MetricsMiddleware
 from .protocols import nemo_gym, openai_graders, openrlhf
 from .routes import api_router, ops_router
@@ -84,7 +84,7 @@ def create_app(settings: ServiceSettings | None = None, registry: Registry | Non
     app.include_router(openai_graders.router)
     app.include_router(routes_judges.router)
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimits, settings=settings)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

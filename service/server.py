@@ -22,6 +22,7 @@ def serve(settings: ServiceSettings, *, log_level: str = "info") -> None:
         return
     data = settings.model_dump(mode="json")
     data["api_key"] = settings.api_key.get_secret_value() if settings.api_key else None
+    data["api_key_file"] = None  # read already: the key itself travels (in this process's environment only)
     os.environ[SETTINGS_ENV] = json.dumps(data)
     uvicorn.run("referee.service.app:app_from_env", factory=True, workers=settings.http_workers,
                 **common)  # type: ignore[arg-type]
