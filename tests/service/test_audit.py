@@ -170,8 +170,12 @@ def test_a_table_that_is_not_an_audit_log_is_refused_at_start(tmp_path: Path) ->
     db = tmp_path / "other.db"
     with sqlite3.connect(db) as conn:
         conn.execute("CREATE TABLE audit (x INTEGER)")
-    with pytest.raises(RuntimeError) as caught:
-        LocalService(extra_args=["--audit-db", str(db)], startup_timeout=60).start()
+    svc = LocalService(extra_args=["--audit-db", str(db)], startup_timeout=60)
+    try:
+        with pytest.raises(RuntimeError) as caught:
+            svc.start()
+    finally:
+        svc.stop()  # had it started after all, leave no service behind
     assert "is not a referee audit log" in str(caught.value) and "missing columns" in str(caught.value)
 
 
