@@ -19,10 +19,13 @@ __all__ = ["add_parsers"]
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the reward service (FastAPI under uvicorn)")
-    p.add_argument("--host", help="address to bind (default 127.0.0.1; others need --api-key)")
+    p.add_argument("--host", help="address to bind (default 127.0.0.1; others need an API key)")
     p.add_argument("--port", type=int, help="port to bind (default 8000)")
     p.add_argument("--http-workers", type=int, help="uvicorn worker processes (default 1)")
-    p.add_argument("--api-key", help="require `Authorization: Bearer KEY` on /v1 and /metrics")
+    p.add_argument("--api-key", help="require `Authorization: Bearer KEY` on /v1 and /metrics; this flag is visible "
+                   "to other users in ps: prefer --api-key-file or the REFEREE_API_KEY environment variable")
+    p.add_argument("--api-key-file", type=Path, help="read the API key from this file (surrounding whitespace "
+                   "ignored); or set REFEREE_API_KEY_FILE")
     p.add_argument("--allow-insecure-bind", action="store_true", default=None,
                    help="allow a non-loopback address without an API key")
     p.add_argument("--sources", type=_names, help="comma-separated sources to enable (default: all installed)")
@@ -61,8 +64,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = load_settings(
         args.settings, host=args.host, port=args.port, http_workers=args.http_workers, api_key=args.api_key,
-        allow_insecure_bind=args.allow_insecure_bind, sources=args.sources, audit_db=args.audit_db,
-        audit_texts=args.audit_texts,
+        api_key_file=args.api_key_file, allow_insecure_bind=args.allow_insecure_bind, sources=args.sources,
+        audit_db=args.audit_db, audit_texts=args.audit_texts,
     )
     serve(settings, log_level=args.log_level)
     return 0

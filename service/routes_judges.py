@@ -6,14 +6,17 @@
   per pair, P(a is better) averaged over both presentation orders, whether both orders agree, and the
   per-principle breakdown. It uses the `judge` source as enabled and configured for this service (the
   operator's `source_options` choose its backend); `options` are the judge's other options (method, ...).
+  Pairs take the one scoring path (`scoring.run_scoring`): admitted as one item each, under the request
+  deadline, counted as source `judge.compare`, and recorded in the audit log as kind `compare` (completion =
+  a, reference = b, value = P(a is better), as the judge's pairwise mode would score them).
 """
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from referee.judges import (
@@ -25,12 +28,12 @@ from referee.judges import (
     Pair,
     constitution_library,
 )
-from referee.verifiers import ConfigError, UnscoredReason
+from referee.verifiers import ConfigError, Sample, Score, UnscoredReason
 
-from .admission import Overloaded
 from .auth import require_api_key
 from .errors import ApiError
 from .schemas import ErrorBody
+from .scoring import request_id, run_scoring
 
 __all__ = ["router"]
 
@@ -86,6 +89,38 @@ class CompareRequest(BaseModel):
 
 class CompareResponse(BaseModel):
     comparisons: list[Comparison] = Field(description="One per pair, in order.")
+    request_id: str = Field(description="Also in the X-Request-ID header; the audit log records the pairs under it.")
+
+
+class PairJudge:
+    """The judge's `compare` as a reward source over samples (prompt, completion = a, reference = b), so pairs
+    take the one scoring path. A `Score` carries the whole `Comparison` (`comparison_of` reads it back)."""
+
+    def __init__(self, judge: Judge) -> None:
+        self.judge = judge
+        self.name = f"{judge.name}.compare"
+        self.version = judge.version
+
+    async def score(self, batch: Sequence[Sample]) -> list[Score]:
+        pairs = [Pair(prompt=s.prompt, a=s.completion, b=s.reference or "") for s in batch]
+        return [self._score(c) for c in await self.judge.compare(pairs)]
+
+    def _score(self, c: Comparison) -> Score:
+        details = {**c.details, "consistent": c.consistent,
+                   "principles": {k: v.model_dump(mode="json") for k, v in c.principles.items()}}
+        if c.p_a_better is None:
+            return Score.unscored(c.reason or UnscoredReason.SOURCE_ERROR, c.error or "unscored",
+                                  source=self.judge.name, version=self.version, **details)
+        return Score(value=c.p_a_better, source=self.judge.name, version=self.version, details=details)
+
+
+def comparison_of(score: Score) -> Comparison:
+    details = dict(score.details)
+    consistent = details.pop("consistent", None)
+    principles = details.pop("principles", {})
+    error = details.pop("error", None)
+    return Comparison(p_a_better=score.value, consistent=consistent, reason=score.reason, error=error,
+                      principles=principles, details=details)
 
 
 def _versions(request: Request, name: str, *, full: bool) -> ConstitutionOut:
@@ -123,7 +158,7 @@ async def get_constitution(name: str, request: Request) -> ConstitutionOut:
 
 @router.post("/v1/compare", response_model=CompareResponse, responses=_ERRORS,
              summary="P(a is better) per pair, averaged over both presentation orders")
-async def compare(body: CompareRequest, request: Request) -> CompareResponse:
+async def compare(body: CompareRequest, request: Request, response: Response) -> CompareResponse:
     state = request.app.state
     settings = state.settings
     if len(body.pairs) > settings.max_items:
@@ -137,19 +172,11 @@ async def compare(body: CompareRequest, request: Request) -> CompareResponse:
     judge = state.sources.build("judge", {**body.options, "constitution": _plain(body.constitution)})
     if not isinstance(judge, Judge):
         raise ApiError(404, "the `judge` source of this service is not referee's judge; /v1/compare needs it")
-    try:
-        async with state.admission.admit(len(body.pairs)):
-            try:
-                async with asyncio.timeout(settings.request_timeout_s):
-                    comparisons = await judge.compare(body.pairs)
-            except TimeoutError:
-                comparisons = [Comparison(
-                    p_a_better=None, consistent=None, reason=UnscoredReason.TIMEOUT, principles={}, details={},
-                    error=f"the request deadline of {settings.request_timeout_s:g}s passed; send fewer pairs")
-                    for _ in body.pairs]
-    except Overloaded as exc:
-        raise ApiError(503, str(exc), headers={"retry-after": str(exc.retry_after_s)}) from exc
-    return CompareResponse(comparisons=comparisons)
+    samples = [Sample(prompt=p.prompt, completion=p.a, reference=p.b) for p in body.pairs]
+    scores = await run_scoring(request, PairJudge(judge), samples, kind="compare")
+    rid = request_id(request)
+    response.headers["x-request-id"] = rid
+    return CompareResponse(comparisons=[comparison_of(s) for s in scores], request_id=rid)
 
 
 def _plain(constitution: str | InlineConstitution) -> Any:

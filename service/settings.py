@@ -1,7 +1,8 @@
 """Service settings: the one place the service reads its configuration.
 
 Sources, in increasing priority: defaults, a YAML settings file (`referee serve --settings FILE`),
-environment variables prefixed `REFEREE_` (e.g. `REFEREE_API_KEY`), command-line flags.
+environment variables prefixed `REFEREE_` (e.g. `REFEREE_API_KEY`), command-line flags. The API key is best
+given as a file (`api_key_file`) or in the environment: a command-line flag shows in `ps`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ class ServiceSettings(BaseSettings):
     http_workers: int = Field(1, ge=1, le=64, description="Uvicorn worker processes; they share nothing.")
     api_key: SecretStr | None = Field(
         None, description="If set, every /v1 and /metrics request needs `Authorization: Bearer <key>`."
+    )
+    api_key_file: Path | None = Field(
+        None, description="A file holding the API key (surrounding whitespace ignored): keeps it out of `ps`."
     )
     allow_insecure_bind: bool = Field(
         False, description="Allow binding a non-loopback address without an API key (trusted networks only)."
@@ -65,6 +69,10 @@ class ServiceSettings(BaseSettings):
     )
     max_items: int = Field(4096, ge=1, description="Most samples (or pairs) accepted in one request.")
     max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
+    max_inflight_bytes: int = Field(
+        256 * 1024 * 1024, ge=1024,
+        description="Most request-body bytes held at once; more wait up to queue_timeout_s, then get 503.",
+    )
     max_field_chars: int = Field(
         1_000_000, ge=1, description="Longest prompt, completion or reference accepted, in characters."
     )
@@ -76,11 +84,42 @@ class ServiceSettings(BaseSettings):
     )
 
     @model_validator(mode="after")
+    def _key_from_file(self) -> ServiceSettings:
+        if self.api_key_file is None:
+            return self
+        if self.api_key is not None:
+            raise ValueError("api_key and api_key_file are both set; give the key once (the file keeps it out of ps)")
+        try:
+            key = self.api_key_file.read_text().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read api_key_file {self.api_key_file}: {exc}") from exc
+        if not key:
+            raise ValueError(f"api_key_file {self.api_key_file} is empty; write the key into it")
+        self.api_key = SecretStr(key)
+        return self
+
+    @model_validator(mode="after")
+    def _key_not_empty(self) -> ServiceSettings:
+        # An empty key would switch the non-loopback guard off and match a bare `Authorization: Bearer`.
+        if self.api_key is not None and not self.api_key.get_secret_value().strip():
+            raise ValueError("api_key is empty: give a real key (--api-key-file FILE or REFEREE_API_KEY), or none "
+                             "at all on a loopback address")
+        return self
+
+    @model_validator(mode="after")
+    def _budget_holds_a_body(self) -> ServiceSettings:
+        if self.max_inflight_bytes < self.max_body_bytes:
+            raise ValueError(f"max_inflight_bytes={self.max_inflight_bytes} is smaller than max_body_bytes="
+                             f"{self.max_body_bytes}: the largest body allowed could never be admitted; raise "
+                             "max_inflight_bytes or lower max_body_bytes")
+        return self
+
+    @model_validator(mode="after")
     def _bind_needs_key(self) -> ServiceSettings:
         if not is_loopback(self.host) and self.api_key is None and not self.allow_insecure_bind:
             raise ValueError(
                 f"host={self.host!r} is not a loopback address and no api_key is set: anyone who can reach "
-                "it could use the service. Set an API key (--api-key / REFEREE_API_KEY), bind 127.0.0.1, "
+                "it could use the service. Set an API key (--api-key-file / REFEREE_API_KEY), bind 127.0.0.1, "
                 "or pass --allow-insecure-bind on a trusted network"
             )
         return self

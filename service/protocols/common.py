@@ -7,7 +7,8 @@ trainers' clients only let their users configure a URL:
 - `options`: a JSON object: the source's options, or for a mix `{"<component>": {its options}}`;
 - `on_unscored`: for a mix, `fail` (default) or `skip`, as in `/v1/score`.
 
-Scoring goes through `run_scoring` (request deadline, metrics) after the same limits as `/v1/score`.
+Scoring goes through `scoring.run_scoring` (admission, deadline, metrics, audit log) after the same limits as
+`/v1/score`.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from pydantic import BaseModel
 from referee.verifiers import Sample, Score
 
 from ..errors import ApiError
-from ..routes import check_limits, run_scoring
 from ..schemas import ComponentSpec
+from ..scoring import check_limits, run_scoring
 
 __all__ = ["SourceSpec", "json_body", "parse_options", "parse_source", "score_resolved", "score_samples",
            "source_label", "with_options"]
