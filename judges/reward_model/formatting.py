@@ -55,13 +55,12 @@ def reward_messages(prompt: str | Sequence[Message], completion: str | Sequence[
 
 def reward_input_ids(tokenizer: Any, prompt: str | Sequence[Message], completion: str | Sequence[Message]) -> list[int]:
     """Token ids of (prompt, completion), as TRL 1.16's RewardTrainer tokenizes a row (module docstring)."""
-    if template_of(tokenizer) is not None or not (isinstance(prompt, str) and isinstance(completion, str)):
-        encoded = tokenizer.apply_chat_template(reward_messages(prompt, completion), tokenize=True, return_dict=True)
-        return list(encoded["input_ids"])
-    eos = tokenizer.eos_token
-    if eos is not None and not completion.endswith(eos):
-        completion = completion + eos
-    return list(tokenizer(text=prompt + completion)["input_ids"])
+    if template_of(tokenizer) is None and isinstance(prompt, str) and isinstance(completion, str):
+        eos: str | None = tokenizer.eos_token
+        ending = eos if eos is not None and not completion.endswith(eos) else ""
+        return list(tokenizer(text=prompt + completion + ending)["input_ids"])
+    encoded = tokenizer.apply_chat_template(reward_messages(prompt, completion), tokenize=True, return_dict=True)
+    return list(encoded["input_ids"])
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ class LocalRewardModel:
             raise ConfigError(f"{folder.path} lacks weights for {', '.join(sorted(missing)[:5])}: loading it would "
                               "initialise them at random; give a folder saved from a trained reward model")
         model.config.pad_token_id = folder.pad_id  # the pooling finds each row's end by its padding
-        self.model = model.to(self.device).eval()  # type: ignore[arg-type]
+        self.model = model.to(self.device).eval()
         self.dtype = str(next(self.model.parameters()).dtype).removeprefix("torch.")
         self.lock = threading.Lock()
 
