@@ -16,7 +16,8 @@ least disturbed by other jobs):
 - the embedded judge's pointwise items/s (`hhh`, method `verdict`, local backend, its default batch size),
   on the first `--judge-items` of the same items: four principles, so four prompts of ~450 tokens per item.
 
-One forward pass per item, no order swap and no judge prompt: the issue expects at least 20x the judge.
+One forward pass per item, no order swap and no judge prompt. The issue expected at least 20x the judge; on
+CPU the ratio is the ratio of tokens run per item, which the report prints (about 7x: docs/benchmarks.md).
 """
 
 from __future__ import annotations
