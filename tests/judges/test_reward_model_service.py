@@ -7,6 +7,7 @@ usable folder refuses to start, saying why; one that merely has it installed lea
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -100,3 +101,20 @@ def test_explicitly_enabled_without_a_usable_folder_the_service_refuses_to_start
         args += ["--settings", str(settings_for(request.getfixturevalue(folder), tmp_path))]
     result = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and message in result.stderr
+
+
+def test_compare_with_a_reward_model_is_bradley_terry(rm_service: LocalService) -> None:
+    pairs = [{"prompt": "What is 2 + 2?", "a": "4", "b": "5"}, {"prompt": "Hi", "a": "Hello!", "b": "Go away."}]
+    rewards = [s["value"] for s in score(rm_service, samples=[
+        {"prompt": p["prompt"], "completion": reply} for p in pairs for reply in (p["a"], p["b"])]).json()["scores"]]
+    r = httpx.post(rm_service.url + "/v1/compare", json={"source": "reward_model", "pairs": pairs}, timeout=60)
+    assert r.status_code == 200, r.text
+    for k, c in enumerate(r.json()["comparisons"]):
+        margin = rewards[2 * k] - rewards[2 * k + 1]
+        assert c["p_a_better"] == pytest.approx(1 / (1 + math.exp(-margin)), abs=1e-5)
+        assert c["consistent"] is True and c["details"]["order_swap"]
+    refused = httpx.post(rm_service.url + "/v1/compare", timeout=60,
+                         json={"source": "reward_model", "constitution": "hhh", "pairs": pairs})
+    assert refused.status_code == 422 and "takes no constitution" in refused.json()["detail"]
+    cannot = httpx.post(rm_service.url + "/v1/compare", json={"source": "exact", "pairs": pairs}, timeout=60)
+    assert cannot.status_code == 422 and "cannot compare" in cannot.json()["detail"]
