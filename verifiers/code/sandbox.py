@@ -1,9 +1,9 @@
 """The code sandbox: each run is a fresh process tree in fresh Linux namespaces, under hard limits.
 
-A fork server (zygote.py) runs inside a bubblewrap sandbox started once per `Sandbox`: an interpreter with
+A fork server (inside/zygote.py) runs inside a bubblewrap sandbox started once per `Sandbox`: an interpreter with
 the harness already loaded, in its own user, PID, network, IPC and UTS namespaces, on a read-only root. For
 each run it forks a process that creates *new* user, mount, PID, network, IPC and UTS namespaces, and a PID 1
-in them that sheds every capability, loads the seccomp filter and runs the harness (harness.py), which runs
+in them that sheds every capability, loads the seccomp filter and runs the harness (inside/), which runs
 the candidate in child processes. Nothing is reused between runs except that warm, read-only starting point:
 every run gets new namespaces, a new tmpfs, new processes; the fork server never holds a run's code or tests
 (they go straight from the host to the run through a pipe), so no run can find another's in memory.
@@ -30,7 +30,7 @@ Protected against, with isolation="strict" (the default):
   PID 1); at the run's deadline the host SIGKILLs the run's monitor through a pidfd, PID 1 dies with it
   (PR_SET_PDEATHSIG), and the kernel kills everything else in the PID namespace. The fork server reaps the
   monitor: no survivors, no zombies. If the service dies, bwrap (`--die-with-parent`) takes everything.
-- forged results: see harness.py. The tests run in the harness, which the candidate can neither signal
+- forged results: see inside/__init__.py. The tests run in the harness, which the candidate can neither signal
   (PID 1), nor trace or read (seccomp: ptrace, process_vm_*, pidfd_getfd denied; no /proc); the candidate
   only ever returns plain data or opaque handles; the report goes to an fd only the harness holds, carries
   a per-run nonce the candidate never sees, and counts only if the harness finished its loop.
@@ -82,7 +82,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ConfigError
-from . import harness as _harness_module
+from . import inside
 from .forkserver import ForkServer, ForkServerError
 from .seccomp import build_filter
 
@@ -181,9 +181,8 @@ class Sandbox:
         self._forkserver: ForkServer | None = None
         self._reaping: set[asyncio.Task[None]] = set()
         self._start_lock = asyncio.Lock()
-        # Neither file is imported here: both run inside the sandbox (zygote.py only makes sense there).
-        self._sources = {name: Path(__file__).with_name(f"{name}.py").read_text(encoding="utf-8")
-                         for name in ("harness", "zygote")}
+        # Sent, not imported: this code runs inside the sandbox (see inside/__init__.py).
+        self._sources = {"harness": inside.harness_source(), "zygote": inside.zygote_source()}
         self._compiled = {name: compile(text, f"<referee-{name}>", "exec", dont_inherit=True)
                           for name, text in self._sources.items()}
         self._host_magic = _host_magic()
@@ -318,7 +317,7 @@ class Sandbox:
         """The fork server's command line: bwrap around the interpreter (see the module docstring)."""
         prefix = ["setpriv", f"--reuid={_NOBODY}", f"--regid={_NOBODY}", "--clear-groups", "--"] \
             if os.geteuid() == 0 else []
-        command = [interp.path, "-I", "-S", "-c", _harness_module.BOOTSTRAP]
+        command = [interp.path, "-I", "-S", "-c", inside.BOOTSTRAP]
         if self.isolation == "rlimits":
             return prefix + command
         argv = [self._bwrap,

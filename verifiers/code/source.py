@@ -4,7 +4,7 @@
 
 Per sample: the code is taken from `completion` (extract.py), the tests from `reference` (tests_spec.py,
 with `metadata["entry_point"]` for HumanEval's `check(candidate)`), and both run in a fresh sandbox
-(sandbox.py, harness.py). `value` = tests passed / tests run, and `details["tests"]` lists each test with
+(sandbox.py, inside/). `value` = tests passed / tests run, and `details["tests"]` lists each test with
 `passed`, its `kind` (ok, fail, error, timeout, crash, load_error, not_run, output_limit, exit N, signal N)
 and the error.
 
