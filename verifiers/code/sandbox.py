@@ -77,6 +77,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Hashable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -84,6 +85,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..errors import ConfigError
 from . import inside
 from .forkserver import ForkServer, ForkServerError
+from .runqueue import FairQueue, QueueFull
 from .seccomp import build_filter
 
 if TYPE_CHECKING:
@@ -118,7 +120,7 @@ class Limits:
     total_timeout_s: float = 30.0
     memory_mb: int = 512
     max_processes: int = 16
-    disk_mb: int = 16
+    disk_mb: int = 128
     output_kb: int = 1024
     open_files: int = 64
 
@@ -170,13 +172,14 @@ class Sandbox:
     keeps it in the `Runtime`), `await start()` once (it checks the host, picks the interpreter and starts
     the fork server), and `await aclose()` at the end."""
 
-    def __init__(self, *, isolation: Isolation = "strict", python: str | None = None, concurrency: int = 0) -> None:
+    def __init__(self, *, isolation: Isolation = "strict", python: str | None = None, concurrency: int = 0,
+                 max_queued: int = 10_000) -> None:
         self.isolation = isolation
         self.python = python
         self.concurrency = concurrency or os.cpu_count() or 1
         self._bwrap = preflight(isolation)
         self._seccomp = build_filter() if isolation == "strict" else b""
-        self._slots = asyncio.Semaphore(self.concurrency)
+        self._queue = FairQueue(self.concurrency, max_queued)  # see runqueue.py
         self._interp: _Interpreter | None = None
         self._forkserver: ForkServer | None = None
         self._reaping: set[asyncio.Task[None]] = set()
@@ -250,22 +253,34 @@ class Sandbox:
         from .tests_spec import parse_reference
         spec = parse_reference("assert answer() == 42")
         try:
-            report = await self._run(interp, forkserver, "def answer():\n    return 42\n", spec, Limits(), None)
+            report = await self._run(interp, forkserver, "def answer():\n    return 42\n", spec, Limits(), None,
+                                     object())
         except ForkServerError as exc:
             raise SandboxFailure(str(exc)) from None
         if report["results"][0].get("passed") is not True:
             raise SandboxFailure(f"self-test did not pass: {report['results'][0]}")
 
     # running -------------------------------------------------------------------------------------------
-    async def run(self, code: str, spec: TestSpec, limits: Limits, entry_point: str | None = None) -> dict[str, Any]:
-        """Run `code` against `spec`; the harness's validated report. `SandboxFailure` when the sandbox failed."""
+    async def run(self, code: str, spec: TestSpec, limits: Limits, entry_point: str | None = None, *,
+                  group: Hashable | None = None) -> dict[str, Any]:
+        """Run `code` against `spec`; the harness's validated report. `SandboxFailure` when the sandbox failed.
+
+        `entry_point` defaults to `spec.entry_point`. Runs of one `group` (one batch) share the queue fairly
+        with other groups' runs (runqueue.py); with no group, the run is a group of its own.
+        """
         if self._interp is None:
             await self.start()
         assert self._interp is not None
-        return await self._run(self._interp, self._forkserver, code, spec, limits, entry_point)
+        return await self._run(self._interp, self._forkserver, code, spec, limits, entry_point or spec.entry_point,
+                               object() if group is None else group)
+
+    @property
+    def queued(self) -> int:
+        """Runs waiting for a slot now."""
+        return self._queue.waiting
 
     async def _run(self, interp: _Interpreter, forkserver: ForkServer | None, code: str, spec: TestSpec,
-                   limits: Limits, entry_point: str | None) -> dict[str, Any]:
+                   limits: Limits, entry_point: str | None, group: Hashable) -> dict[str, Any]:
         nonce = secrets.token_hex(16)
         limits_sent = asdict(limits)
         if self.isolation == "rlimits" and os.geteuid() == 0:
@@ -277,6 +292,10 @@ class Sandbox:
         tests: dict[str, Any] = {"nonce": nonce}
         if spec.mode == "rpc":
             tests["items"] = spec.items
+            tests["used"] = sorted(spec.used)
+            tests["called"] = sorted(spec.called)
+            if spec.given and entry_point:
+                tests["given"] = spec.given
         else:
             tests["inputs"] = spec.inputs
         # With the fork server the harness is already loaded in it: frame 1 carries only the parameters.
@@ -284,7 +303,10 @@ class Sandbox:
         frame2 = marshal.dumps(tests)
         payload = b"%016x" % len(frame1) + frame1 + b"%016x" % len(frame2) + frame2
         deadline = limits.total_timeout_s + _STARTUP_GRACE_S
-        await self._slots.acquire()
+        try:
+            await self._queue.acquire(group)
+        except QueueFull as exc:
+            raise SandboxFailure(str(exc)) from None
         release = True
         try:
             started = time.monotonic()
@@ -293,7 +315,7 @@ class Sandbox:
                 # The report is complete; the run's processes are on their way out. Reap them in the
                 # background, holding the slot until they are gone, and answer now.
                 release = False
-                task = asyncio.create_task(self._reap(pidfd))
+                task = asyncio.create_task(self._reap(pidfd, group))
                 self._reaping.add(task)
                 task.add_done_callback(self._reaping.discard)
                 err, status = b"", 0
@@ -302,16 +324,16 @@ class Sandbox:
             seconds = time.monotonic() - started
         finally:
             if release:
-                self._slots.release()
+                self._queue.release(group)
         return _validate(report, err, status, nonce, len(spec), seconds)
 
-    async def _reap(self, pidfd: int) -> None:
+    async def _reap(self, pidfd: int, group: Hashable) -> None:
         try:
             if not await _wait_readable(pidfd, _SPAWN_TIMEOUT_S):
                 await _kill(pidfd)
         finally:
             os.close(pidfd)
-            self._slots.release()
+            self._queue.release(group)
 
     def _argv(self, interp: _Interpreter) -> list[str]:
         """The fork server's command line: bwrap around the interpreter (see the module docstring)."""

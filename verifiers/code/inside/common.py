@@ -184,10 +184,11 @@ def set_candidate_limits(limits: dict) -> None:
     _setrlimit(resource.RLIMIT_CPU, int(limits["total_timeout_s"]) + 1)
 
 
-def kill_all(params: dict, pid: int) -> None:
-    """Kill and reap every process but this one. As PID 1 of a PID namespace, kill(-1) reaches exactly the
-    processes of this sandbox, grandchildren and orphans included. Without a PID namespace (the weaker
-    opt-in), only the candidate's process group can be reached."""
+def kill_all(params: dict, pid: int) -> int | None:
+    """Kill and reap every process but this one; the wait status of `pid` if it was reaped here. As PID 1 of a
+    PID namespace, kill(-1) reaches exactly the processes of this sandbox, grandchildren and orphans included.
+    Without a PID namespace (the weaker opt-in), only the candidate's process group can be reached."""
+    status = None
     if params["pid_namespace"] and posix.getpid() == 1:
         for _ in range(100):
             try:
@@ -195,17 +196,19 @@ def kill_all(params: dict, pid: int) -> None:
             except ProcessLookupError:
                 pass
             try:
-                while posix.waitpid(-1, 0):
-                    pass
+                while True:
+                    reaped, code = posix.waitpid(-1, 0)
+                    if reaped == pid:
+                        status = code
             except ChildProcessError:
-                return
+                return status
     elif pid > 0:
         try:
             posix.killpg(pid, 9)
         except (ProcessLookupError, PermissionError):
             pass
         try:
-            posix.waitpid(pid, 0)
+            status = posix.waitpid(pid, 0)[1]
         except ChildProcessError:
             pass
         try:
@@ -213,6 +216,45 @@ def kill_all(params: dict, pid: int) -> None:
                 pass
         except ChildProcessError:
             pass
+    return status
+
+
+# ---------------------------------------------------------------------------------------------- limits hit
+
+def limit_hit(name: str, message: str) -> str | None:
+    """The resource limit that an exception (its builtin class name and message) reports, if any. Only a
+    label for the user: whatever the candidate raises, the test has failed either way."""
+    if name == "MemoryError":
+        return "memory"  # RLIMIT_AS
+    if "[Errno 27]" in message:
+        return "file_size"  # EFBIG: RLIMIT_FSIZE
+    if "[Errno 28]" in message:
+        return "disk"  # ENOSPC: the run's tmpfs is full
+    if "[Errno 24]" in message:
+        return "open_files"  # EMFILE: RLIMIT_NOFILE
+    if (name == "BlockingIOError" and "[Errno 11]" in message) or "can't start new thread" in message:
+        return "processes"  # EAGAIN from fork/clone: RLIMIT_NPROC
+    return None
+
+
+def signal_limit(status: int | None) -> str | None:
+    """The limit a process killed with wait status `status` hit, if its signal says so."""
+    if status is not None and posix.WIFSIGNALED(status):
+        return {24: "cpu_time", 25: "file_size"}.get(posix.WTERMSIG(status))  # SIGXCPU, SIGXFSZ
+    return None
+
+
+def limit_result(limit: str, limits: dict, error: str) -> dict:
+    """A failed test that names the limit it hit, and the setting that sets it."""
+    setting = {"memory": f"memory_mb={limits['memory_mb']} MiB per process",
+               "file_size": f"disk_mb={limits['disk_mb']} MiB per file",
+               "disk": f"disk_mb={limits['disk_mb']} MiB of /tmp",
+               "open_files": f"{limits['open_files']} open files",
+               "processes": f"max_processes={limits['max_processes']}, threads included",
+               "cpu_time": f"{int(limits['total_timeout_s']) + 1}s of CPU per process"}[limit]
+    label = limit.replace("_", " ")
+    return {"passed": False, "kind": "limit", "limit": limit,
+            "error": f"hit the {label} limit ({setting}): {error}"[:MAX_ERROR * 2]}
 
 
 def _become_child(stdin_fd: int, stdout_fd: int, stderr_fd: int) -> None:

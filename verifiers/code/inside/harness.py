@@ -3,6 +3,7 @@ deadlines, and writes the one report (see __init__.py for the processes and what
 
 import _json
 import _signal
+import builtins
 import marshal
 import posix
 import select
@@ -23,10 +24,13 @@ if not __name__.startswith("__referee"):  # for readers and tools on the host; s
         _write_all,
         dumps,
         kill_all,
+        limit_hit,
+        limit_result,
         set_candidate_limits,
         set_shared_limits,
+        signal_limit,
     )
-    from .namespace import tests_namespace
+    from .namespace import add_given_helpers, tests_namespace
     from .remote import Link
 
 
@@ -56,8 +60,7 @@ class Harness(Link):
                 self.runner.kill()
                 load = {"e": [type(exc).__name__, _safe_str(exc)]}
             if "e" in load:
-                return {"passed": False, "kind": "crash", "error": "restarting the candidate failed: "
-                        + ": ".join(load["e"])[:MAX_ERROR]}
+                return self.load_failed(load["e"], "restarting the candidate failed", "crash")
         started = time.monotonic()
         try:
             self.start_test(budget_end)
@@ -78,22 +81,52 @@ class Harness(Link):
             return {"passed": False, "kind": "unsupported", "error": _safe_str(exc)}
         except CandidateDied as exc:
             self.runner.kill()
+            limit = signal_limit(self.runner.last_status)
+            if limit:
+                return limit_result(limit, self.limits, _safe_str(exc))
             return {"passed": False, "kind": "crash", "error": _safe_str(exc)}
         except BaseException as exc:
+            name, message = type(exc).__name__, _safe_str(exc)
+            limit = limit_hit(name, message)
+            if limit:
+                return limit_result(limit, self.limits, f"{name}: {message}")
             kind = "fail" if isinstance(exc, AssertionError) else "error"
-            return {"passed": False, "kind": kind, "error": f"{type(exc).__name__}: {_safe_str(exc)}"}
+            return {"passed": False, "kind": kind, "error": f"{name}: {message}"}
         return {"passed": True, "kind": "ok", "seconds": time.monotonic() - started}
+
+    def load_failed(self, error: list, what: str, kind: str) -> dict:
+        """The result for a test whose candidate did not load: the limit it hit, if one did."""
+        parts = [x if type(x) is str else "?" for x in error[:2]]  # the candidate's process may send anything
+        name, message = [*parts, "", ""][:2]
+        limit = limit_hit(name, message) or (signal_limit(self.runner.last_status) if name == "CandidateDied"
+                                             else None)
+        text = f"{what}: {name}: {message}"[:MAX_ERROR]
+        return limit_result(limit, self.limits, text) if limit else {"passed": False, "kind": kind, "error": text}
 
     def run_rpc(self, tests: dict, budget_end: float) -> dict:
         load = self.runner.wait_loaded(min(time.monotonic() + self.limits["timeout_s"], budget_end))
         items = tests["items"]
         if "e" in load:
-            error = "the candidate's code failed to load: " + ": ".join(load["e"])[:MAX_ERROR]
-            return {"load_error": error, "results": [{"passed": False, "kind": "load_error", "error": error}
-                                                     for item in items if item["kind"] != "setup"]}
-        ns = tests_namespace(self, load["names"], self.params.get("entry_point"))
-        results: list = []
+            failed = self.load_failed(load["e"], "the candidate's code failed to load", "load_error")
+            return {"load_error": failed["error"],
+                    "results": [dict(failed) for item in items if item["kind"] != "setup"]}
+        entry = self.params.get("entry_point")
+        ns, hidden = tests_namespace(self, load["names"], tests, entry)
+        out: dict = {}
         setup_errors: list = []
+        given = tests.get("given")
+        if given:  # the prompt's helpers, run here (see namespace.py)
+            prompt_ns: dict = {"__name__": "__referee_prompt__", "__builtins__": builtins}
+            try:
+                code = compile(given["source"], "<prompt>", "exec")
+                outcome = self.run_one(code, prompt_ns, budget_end)
+            except (SyntaxError, ValueError) as exc:
+                outcome = {"passed": False, "error": f"SyntaxError: {exc}"}
+            if outcome["passed"]:
+                add_given_helpers(ns, prompt_ns, given["names"], entry)
+            else:
+                setup_errors.append({"line": 0, "error": "the prompt's helpers: " + str(outcome.get("error"))})
+        results: list = []
         for item in items:
             if time.monotonic() >= budget_end:
                 results.append({"passed": False, "kind": "not_run", "error": "the run's time budget was used up"})
@@ -113,15 +146,16 @@ class Harness(Link):
             elif kind == "function":
                 results.append(self.run_one(None, ns, budget_end, call=source))
             elif kind == "check":
-                entry = self.params.get("entry_point") or ""
-                if entry not in load["names"]:
+                if (entry or "") not in load["names"]:
                     results.append({"passed": False, "kind": "fail",
                                     "error": f"the candidate does not define {entry!r}"})
                 else:
                     results.append(self.run_one(ns["candidate"], ns, budget_end, call=source))
-        out = {"results": results}
+        out["results"] = results
         if setup_errors:
             out["setup_errors"] = setup_errors[:20]
+        if hidden:
+            out["hidden_names"] = dict(sorted(hidden.items())[:50])
         return out
 
     # stdio mode ------------------------------------------------------------------------------------------
@@ -213,7 +247,17 @@ class Harness(Link):
             else:
                 status = f"signal {posix.WTERMSIG(exit_code)}"
         stdout = bytes(bufs[out_r][:out_cap]).decode("utf-8", "replace")
-        return {"status": status, "stdout": stdout, "stderr": stderr_tail, "seconds": seconds}
+        result = {"status": status, "stdout": stdout, "stderr": stderr_tail, "seconds": seconds}
+        limit = None
+        if status.startswith("signal"):
+            limit = signal_limit(exit_code)
+        elif status.startswith("exit"):  # the last line of stderr is what _run_main wrote for an exception
+            name, _, message = stderr_tail.rstrip("\n").rpartition("\n")[2].partition(": ")
+            limit = limit_hit(name, message)
+        if limit:
+            result.update(limit_result(limit, limits, f"{status}: {stderr_tail.strip()[-MAX_ERROR:]}"),
+                          status="limit")
+        return result
 
     def run_stdio(self, tests: dict, budget_end: float) -> dict:
         results = []

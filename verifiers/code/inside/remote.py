@@ -37,6 +37,7 @@ class Runner:
         self.reader: FrameReader | None = None
         self.seq = 0
         self.load: dict | None = None
+        self.last_status: int | None = None  # wait status of the last candidate process killed and reaped
 
     def spawn(self, *, fresh_interpreter: bool) -> None:
         """Start the candidate process: forked (only before the tests are read) or a new interpreter."""
@@ -86,7 +87,7 @@ class Runner:
 
     def kill(self) -> None:
         if self.pid > 0:
-            kill_all(self.params, self.pid)
+            self.last_status = kill_all(self.params, self.pid)
         for fd in (self.wfd, self.reader.fd if self.reader else -1, self.reader.pidfd if self.reader else -1):
             if fd >= 0:
                 try:
