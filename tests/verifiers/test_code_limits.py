@@ -153,6 +153,11 @@ def test_a_request_may_not_ask_for_more_than_the_ceiling(field: str, over: int, 
     assert registry.config("code", {field: over, f"{field}_ceiling": over})
 
 
+def test_a_default_above_a_lowered_ceiling_follows_it() -> None:
+    config = CodeConfig(disk_mb_ceiling=64, memory_mb_ceiling=256)
+    assert (config.disk_mb, config.memory_mb) == (64, 256)
+
+
 def test_ceilings_are_operator_only_fields() -> None:
     fields = CodeConfig.model_fields
     for name in ("memory_mb_ceiling", "max_processes_ceiling", "disk_mb_ceiling"):

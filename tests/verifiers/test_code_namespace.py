@@ -71,7 +71,7 @@ FORGERIES: dict[str, Case] = {
         "def square(x):\n    return 0\nall = lambda it: True\n",
         "assert all(square(i) == i * i for i in [1, 2, 3])\n", SQUARES_RIGHT),
     "a builtin rebound in the builtins module, then `from builtins import *`": Case(
-        "import builtins\nbuiltins.sorted = lambda *a, **k: [1, 2, 3]\nfrom builtins import *\n"
+        "import builtins\nbuiltins.sorted = lambda xs, **k: list(xs)\nfrom builtins import *\n"
         "def sort_list(xs):\n    return xs\n",
         "assert sort_list([3, 1, 2]) == sorted([3, 1, 2])\nassert sort_list([2, 1, 3]) == sorted([2, 1, 3])\n",
         "def sort_list(xs):\n    return sorted(xs)\n"),

@@ -60,11 +60,14 @@ class CodeConfig(BaseModel):
     # 64 processes fit a pool of workers with a few threads each; 512 MiB of /tmp fits scratch files of
     # hundreds of MiB. An operator with a dedicated host raises them, up to the hard bounds above.
     memory_mb_ceiling: int = Field(1024, ge=32, le=4096, description="The largest memory_mb a request may ask "
-                                   "for, MiB. Operator only.", json_schema_extra={"operator_only": True})
+                                   "for, MiB; a lower ceiling lowers the default too. Operator only.",
+                                   json_schema_extra={"operator_only": True})
     max_processes_ceiling: int = Field(64, ge=4, le=256, description="The largest max_processes a request may ask "
-                                       "for. Operator only.", json_schema_extra={"operator_only": True})
-    disk_mb_ceiling: int = Field(512, ge=1, le=1024, description="The largest disk_mb a request may ask for, MiB. "
-                                 "Operator only.", json_schema_extra={"operator_only": True})
+                                       "for; a lower ceiling lowers the default too. Operator only.",
+                                       json_schema_extra={"operator_only": True})
+    disk_mb_ceiling: int = Field(512, ge=1, le=1024, description="The largest disk_mb a request may ask for, MiB; "
+                                 "a lower ceiling lowers the default too. Operator only.",
+                                 json_schema_extra={"operator_only": True})
     output_kb: int = Field(1024, ge=1, le=65536, description="Stdout kept per stdin/stdout case, KiB; more fails "
                            "the case.")
     with_prompt: Literal["auto", "always", "never"] = Field(
@@ -79,10 +82,14 @@ class CodeConfig(BaseModel):
     def _within_ceilings(self) -> Self:
         for name in ("memory_mb", "max_processes", "disk_mb"):
             value, ceiling = getattr(self, name), getattr(self, f"{name}_ceiling")
-            if value > ceiling:
-                raise ValueError(f"{name}={value} is above the operator's ceiling {name}_ceiling={ceiling}; ask for "
-                                 f"at most {ceiling}, or have the operator raise {name}_ceiling (service setting "
-                                 "source_options.code)")
+            if value <= ceiling:
+                continue
+            if name not in self.model_fields_set:  # a default above a lowered ceiling follows it down
+                setattr(self, name, ceiling)
+                continue
+            raise ValueError(f"{name}={value} is above the operator's ceiling {name}_ceiling={ceiling}; ask for "
+                             f"at most {ceiling}, or have the operator raise {name}_ceiling (service setting "
+                             "source_options.code)")
         return self
 
 
