@@ -1,7 +1,7 @@
 """The code sandbox: each run is a fresh process tree in fresh Linux namespaces, under hard limits.
 
-A fork server (inside/zygote.py) runs inside a bubblewrap sandbox started once per `Sandbox`: an interpreter with
-the harness already loaded, in its own user, PID, network, IPC and UTS namespaces, on a read-only root. For
+A fork server (inside/zygote.py) runs inside a bubblewrap sandbox started once per `Sandbox`: an interpreter
+with the harness already loaded, in its own user, PID, network, IPC and UTS namespaces, on a read-only root. For
 each run it forks a process that creates *new* user, mount, PID, network, IPC and UTS namespaces, and a PID 1
 in them that sheds every capability, loads the seccomp filter and runs the harness (inside/), which runs
 the candidate in child processes. Nothing is reused between runs except that warm, read-only starting point:
@@ -30,10 +30,14 @@ Protected against, with isolation="strict" (the default):
   PID 1); at the run's deadline the host SIGKILLs the run's monitor through a pidfd, PID 1 dies with it
   (PR_SET_PDEATHSIG), and the kernel kills everything else in the PID namespace. The fork server reaps the
   monitor: no survivors, no zombies. If the service dies, bwrap (`--die-with-parent`) takes everything.
-- forged results: see inside/__init__.py. The tests run in the harness, which the candidate can neither signal
-  (PID 1), nor trace or read (seccomp: ptrace, process_vm_*, pidfd_getfd denied; no /proc); the candidate
-  only ever returns plain data or opaque handles; the report goes to an fd only the harness holds, carries
-  a per-run nonce the candidate never sees, and counts only if the harness finished its loop.
+- forged results: see inside/__init__.py. The tests run in the harness, which the candidate can neither
+  signal (PID 1), nor trace or read (seccomp: ptrace, process_vm_*, pidfd_getfd denied; no /proc); the
+  candidate only ever returns plain data or opaque handles; the report goes to an fd only the harness holds,
+  carries a per-run nonce the candidate never sees, and counts only if the harness finished its loop. The
+  tests compute with their own builtins, modules and prompt-given helpers, never the candidate's shadows
+  of them (inside/namespace.py).
+- one batch starving the others: runs wait in a bounded queue that shares the slots between batches
+  (runqueue.py).
 - kernel attack surface: seccomp (seccomp.py) denies new namespaces, mounts, bpf, perf, io_uring,
   userfaultfd, keyrings, module loading and similar calls that no test needs.
 
@@ -59,7 +63,7 @@ Weaker isolation is an explicit opt-in (`isolation` in the source's Config):
   `sandbox_error`), and leave processes behind with setsid. Development only.
 
 Failures of the sandbox itself (bwrap cannot start, the harness crashes, the run misses the host deadline,
-the report is missing or malformed) raise `SandboxFailure`; the source turns them into unscored
+the report is missing or malformed, the queue is full) raise `SandboxFailure`; the source turns them into unscored
 `sandbox_error`, never 0 and never 1. What the candidate does (crash, hang, bombs) is never a sandbox failure.
 """
 
@@ -173,7 +177,7 @@ class Sandbox:
     the fork server), and `await aclose()` at the end."""
 
     def __init__(self, *, isolation: Isolation = "strict", python: str | None = None, concurrency: int = 0,
-                 max_queued: int = 10_000) -> None:
+                 max_queued: int = 65_536) -> None:
         self.isolation = isolation
         self.python = python
         self.concurrency = concurrency or os.cpu_count() or 1

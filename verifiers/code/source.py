@@ -140,7 +140,7 @@ class CodeVerifier:
             spec = parse_reference(sample.reference, entry_point)
         except InvalidReference as exc:
             return self._unscored(UnscoredReason.INVALID_REFERENCE, str(exc))
-        entry_point = spec.entry_point  # also when inferred from a top-level check(NAME)
+        entry_point = spec.entry_point or entry_point  # also when inferred from a top-level check(NAME)
         code = assemble_program(sample.prompt, sample.completion, entry_point, self.config.with_prompt)
         if len(code) > _MAX_CODE_CHARS:
             return self._fail_all(spec, code, f"the code is {len(code)} characters (limit {_MAX_CODE_CHARS})")

@@ -22,6 +22,7 @@ parametrisation, and tests that import the solution as a module.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -90,7 +91,7 @@ def parse_reference(reference: str, entry_point: str | None = None) -> TestSpec:
         except json.JSONDecodeError:
             cases = None  # perhaps Python that starts with a list display; fall through
         if isinstance(cases, list):
-            return _stdio(cases)
+            return dataclasses.replace(_stdio(cases), entry_point=entry_point)
     try:
         module = ast.parse(reference)
     except SyntaxError as exc:

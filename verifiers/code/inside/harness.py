@@ -122,10 +122,10 @@ class Harness(Link):
                 outcome = self.run_one(code, prompt_ns, budget_end)
             except (SyntaxError, ValueError) as exc:
                 outcome = {"passed": False, "error": f"SyntaxError: {exc}"}
-            if outcome["passed"]:
-                add_given_helpers(ns, prompt_ns, given["names"], entry)
-            else:
+            if not outcome["passed"]:  # fail closed: the tests then miss the helpers, never get the candidate's
+                prompt_ns = {}
                 setup_errors.append({"line": 0, "error": "the prompt's helpers: " + str(outcome.get("error"))})
+            add_given_helpers(ns, prompt_ns, given["names"], entry)
         results: list = []
         for item in items:
             if time.monotonic() >= budget_end:

@@ -97,9 +97,14 @@ def tests_namespace(link: "Link", names: dict, tests: dict, entry: str | None) -
 
 
 def add_given_helpers(ns: dict, prompt_ns: dict, given: list, entry: str | None) -> None:
-    """Bind the helpers the prompt defines (executed in `prompt_ns`) over the candidate's names."""
-    if entry and "candidate" in ns:
+    """Bind the helpers the prompt defines (executed in `prompt_ns`) over the candidate's names; a helper the
+    prompt did not define (it failed to run) is taken away, not left to the candidate."""
+    if entry and "candidate" in ns and prompt_ns:
         prompt_ns[entry] = ns["candidate"]  # a helper that calls the function under test calls the candidate's
     for name in given:
-        if type(name) is str and name in prompt_ns:
+        if type(name) is not str:
+            continue
+        if name in prompt_ns:
             ns[name] = prompt_ns[name]
+        else:
+            ns.pop(name, None)
