@@ -147,3 +147,17 @@ def test_a_template_cannot_multiply_text_past_the_limit(small_limits_service: Lo
     body = r.json()
     assert body["metadata"]["referee"]["unscored"] is True and body["metadata"]["errors"]["other_error"] is True
     assert "max_field_chars=100" in body["metadata"]["referee"]["error"]
+
+
+CODE = [
+    "```" + " " * 8_000 + "`",  # a fence line whose info string never ends well
+    "\n" * 20_000 + "def g(): pass",  # blank lines before the definition search
+    "```\n" + " \n" * 10_000 + "```",
+]
+
+
+@pytest.mark.parametrize("hostile", CODE, ids=["fence-spaces", "blank-lines", "blank-block"])
+def test_code_extraction_is_linear(hostile: str) -> None:
+    from referee.verifiers.code.extract import extract_code
+
+    _assert_linear(lambda t: extract_code(t, "f"), hostile, _like(len(hostile), "def f(x):\n    return x\n"))

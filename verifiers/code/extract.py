@@ -27,31 +27,58 @@ __all__ = ["PYTHON_TAGS", "assemble_program", "code_blocks", "extract_code", "gi
 
 PYTHON_TAGS = frozenset({"", "python", "py", "python3", "py3", "ipython"})
 
-_FENCE = re.compile(r"^[ \t]{0,3}(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$", re.MULTILINE)
+def _fence(line: str) -> tuple[str, str] | None:
+    """`(fence, info)` if `line` opens a fence (CommonMark: up to 3 spaces of indent, 3+ backticks or tildes;
+    a backtick fence's info string has no backtick), else None."""
+    body = line.rstrip("\r\n")
+    stripped = body.lstrip(" \t")
+    if len(body) - len(stripped) > 3 or stripped[:1] not in ("`", "~"):
+        return None
+    char = stripped[0]
+    fence = stripped[: len(stripped) - len(stripped.lstrip(char))]
+    info = stripped[len(fence):]
+    if len(fence) < 3 or (char == "`" and "`" in info):
+        return None
+    return fence, info
+
+
+def _closes(line: str, fence: str) -> bool:
+    body = line.rstrip("\r\n")
+    stripped = body.lstrip(" \t")
+    rest = stripped.lstrip(fence[0])
+    return len(body) - len(stripped) <= 3 and len(stripped) - len(rest) >= len(fence) and not rest.strip(" \t")
 
 
 def code_blocks(text: str) -> list[tuple[str, str]]:
-    """`(language tag, body)` for each fenced block, in order; an unclosed last fence runs to the end."""
+    """`(language tag, body)` for each fenced block, in order; an unclosed last fence runs to the end.
+
+    A line scan, not a regular expression: policy text is hostile, and a fence line followed by a long run of
+    spaces made the old pattern backtrack quadratically (docs/security.md)."""
     blocks: list[tuple[str, str]] = []
-    pos = 0
-    while True:
-        opening = _FENCE.search(text, pos)
+    # Lines end at "\n" only, as Python's tokenizer sees them (str.splitlines would also split at form feeds).
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    i = 0
+    while i < len(lines):
+        opening = _fence(lines[i])
+        i += 1
         if opening is None:
-            return blocks
-        fence = opening.group("fence")
-        tag = opening.group("info").strip().split(maxsplit=1)[0].lower() if opening.group("info").strip() else ""
-        body_start = opening.end() + 1
-        closing = re.compile(r"^[ \t]{0,3}" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}[ \t]*$",
-                             re.MULTILINE).search(text, body_start)
-        if closing is None:
-            blocks.append((tag, text[body_start:]))
-            return blocks
-        blocks.append((tag, text[body_start:closing.start()]))
-        pos = closing.end()
+            continue
+        fence, info = opening
+        words = info.split(maxsplit=1)
+        tag = words[0].lower() if words else ""
+        start = i
+        while i < len(lines) and not _closes(lines[i], fence):
+            i += 1
+        blocks.append((tag, "".join(lines[start:i])))
+        i += 1
+    return blocks
 
 
 def _defines(code: str, name: str) -> bool:
-    return re.search(rf"^\s*(?:async\s+def|def|class)\s+{re.escape(name)}\b", code, re.MULTILINE) is not None
+    # Per line and anchored: `^\s*` over the whole text rescans runs of blank lines from every line start.
+    definition = re.compile(rf"(?:async\s+def|def|class)\s+{re.escape(name)}\b")
+    return any(definition.match(line.lstrip()) for line in code.split("\n"))
 
 
 def extract_code(completion: str, entry_point: str | None = None) -> str:
