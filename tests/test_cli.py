@@ -37,7 +37,7 @@ def test_score_in_process_and_through_service_agree(tmp_path: Path, service: Loc
 
 
 def test_score_with_a_mix(tmp_path: Path) -> None:
-    out = referee("score", str(_input(tmp_path)), "--source", '[{"source": "exact", "weight": 2}]').stdout
+    out = referee("score", str(_input(tmp_path)), "--source", "exact:2").stdout
     assert [json.loads(line)["score"]["value"] for line in out.splitlines()] == [2.0, 0.0, None]
 
 

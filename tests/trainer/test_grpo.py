@@ -23,9 +23,10 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 
 from referee.service.local import LocalService
 from referee.trainer.config import parse_train_args
-from referee.trainer.grpo import COMPLETIONS_FILE, TrainingError, latest_checkpoint, train
+from referee.trainer.grpo import train
 from referee.trainer.metrics import read_metrics
 from referee.trainer.report import summarize, write_report
+from referee.trainer.run import COMPLETIONS_FILE, TrainingError, latest_checkpoint
 
 pytestmark = pytest.mark.slow
 

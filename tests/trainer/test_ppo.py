@@ -22,10 +22,10 @@ from safetensors.torch import load_file
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from referee.service.local import LocalService
-from referee.trainer.grpo import COMPLETIONS_FILE, TrainingError, latest_checkpoint
 from referee.trainer.metrics import read_metrics
 from referee.trainer.ppo import chat_prompt_ids, episode_tensors, policy_forward, train
 from referee.trainer.ppo_config import parse_ppo_args
+from referee.trainer.run import COMPLETIONS_FILE, TrainingError, latest_checkpoint
 from referee.trainer.value_head import VALUE_HEAD_FILE, PolicyWithValueHead
 
 pytestmark = pytest.mark.slow
@@ -196,10 +196,10 @@ def test_vllm_rollouts_sample_from_the_updated_policy(tmp_path: Path, service: L
         pytest.skip("no vLLM: neither importable here nor in .venv-vllm (make setup-vllm)")
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from referee.judges.embedded import embedded_model_path
+    from referee.judges import cache_dir, embedded_model_path
 
     # Head size 64: what vLLM's CPU attention supports.
-    tokenizer = AutoTokenizer.from_pretrained(embedded_model_path(Path("~/.cache/referee").expanduser()))
+    tokenizer = AutoTokenizer.from_pretrained(embedded_model_path(cache_dir()))
     torch.manual_seed(0)
     model = tmp_path / "tiny-vllm"
     LlamaForCausalLM(LlamaConfig(

@@ -13,11 +13,11 @@ import pytest
 from referee.service.client import RewardServiceError
 from referee.service.local import free_port
 from referee.trainer import ServiceReward
-from referee.trainer.config import RefereeArgs, parse_source, parse_train_args
+from referee.trainer.config import RefereeArgs, parse_train_args
 from referee.trainer.data import load_prompts
 from referee.trainer.datasets import builtin_rows
 from referee.trainer.datasets.arithmetic import problems
-from referee.verifiers import ConfigError
+from referee.verifiers import ConfigError, parse_source
 
 
 def test_defaults_keep_a_small_kl_penalty_on() -> None:
@@ -44,13 +44,25 @@ def test_a_weighted_mix_by_name() -> None:
     assert source == [{"source": "math", "weight": 1.0, "options": {}},
                       {"source": "judge", "weight": 0.2, "options": {"x": 1}}]
     assert options == {"on_unscored": "skip"}
-    assert parse_source("code") == [("code", 1.0)]
+    assert parse_source("code").components == (("code", 1.0),) and not parse_source("code").is_mix
 
 
-@pytest.mark.parametrize("bad", ["", "math:x", "math,math", "math:1,:2"])
-def test_a_malformed_source_fails_fast_with_the_syntax(bad: str) -> None:
-    with pytest.raises(ConfigError, match="source"):
+@pytest.mark.parametrize(("bad", "message"), [
+    ("", "'' is not a source name"),
+    ("math:x", "weight 'x' of 'math' is not a finite number"),
+    ("math:inf", "weight 'inf' of 'math' is not a finite number"),
+    ("math,math", "names 'math' twice"),
+    ("math:1,:2", "':2' is not a source name"),
+    ("math judge", "'math judge' is not a source name"),
+])
+def test_a_malformed_source_fails_fast_with_the_syntax(bad: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
         RefereeArgs(source=bad)
+
+
+def test_options_of_a_mix_must_name_its_components() -> None:
+    with pytest.raises(ConfigError, match="'judg' name no component of the mix math:1,judge:0.2"):
+        RefereeArgs(source="math:1,judge:0.2", source_options='{"judg": {"x": 1}}')
 
 
 def test_arithmetic_has_gold_answers_and_a_disjoint_held_out_set() -> None:
