@@ -92,6 +92,8 @@ def _serve(args: argparse.Namespace) -> int:
         allow_insecure_bind=args.allow_insecure_bind, sources=args.sources, audit_db=args.audit_db,
         audit_texts=args.audit_texts,
     )
+    if settings.audit_db and "://" not in settings.audit_db:
+        Path(settings.audit_db).expanduser().parent.mkdir(parents=True, exist_ok=True)  # as --output_dir does
     serve(settings, log_level=args.log_level)
     return 0
 

@@ -74,7 +74,7 @@ def train(args: RefereeArgs, grpo: GRPOConfig, model_args: ModelConfig,
         raise ConfigError(f"this is the GRPO trainer, but algo is {args.algo!r}; use `referee train --algo "
                           f"{args.algo}`")
     main_process = grpo.process_index == 0
-    out, resume_from = prepare_output_dir(args, grpo.output_dir, main_process)
+    out, resume_from = prepare_output_dir(args, grpo.output_dir, grpo.max_steps, main_process)
 
     # 1. The policy. TRL loads it (and the frozen reference copy for the KL term) from this path.
     model_path = resolve_model(model_args.model_name_or_path, args.model_cache_dir)

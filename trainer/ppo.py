@@ -277,7 +277,7 @@ def train(args: RefereeArgs, cfg: PPOConfig, model_args: ModelConfig,
         raise ConfigError(f"this is the PPO trainer, but algo is {args.algo!r}; use `referee train --algo {args.algo}`")
     if model_args.use_peft:
         raise ConfigError("PPO trains the full model; --use_peft (LoRA) is offered for GRPO only so far")
-    out, resume_from = prepare_output_dir(args, cfg.output_dir)
+    out, resume_from = prepare_output_dir(args, cfg.output_dir, cfg.max_steps)
     device = torch.device("cuda" if torch.cuda.is_available() and not cfg.use_cpu else "cpu")
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if cfg.bf16 and device.type == "cuda"
                 else nullcontext())

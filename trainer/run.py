@@ -1,7 +1,7 @@
 """What every training script shares, so that each script (`grpo.py`, `ppo.py`) reads top to bottom as its
 algorithm and nothing else:
 
-    out, resume_from = prepare_output_dir(args, cfg.output_dir)     # folder rules, --resume, run_config.yaml
+    out, resume_from = prepare_output_dir(args, cfg.output_dir, cfg.max_steps)   # folder rules, --resume, run_config
     with ExitStack() as stack:
         url = start_reward_service(stack, args, out)                 # --service_url, or one on loopback
         client = stack.enter_context(reward_client(url, args))       # one retry policy for every script
@@ -88,7 +88,7 @@ def _keep_steps_upto(path: Path, step: int) -> None:
         path.write_text("".join(line + "\n" for line in lines))
 
 
-def prepare_output_dir(args: RefereeArgs, output_dir: str | None,
+def prepare_output_dir(args: RefereeArgs, output_dir: str | None, max_steps: int,
                        main_process: bool = True) -> tuple[Path, Path | None]:
     """(the output folder, the checkpoint to resume from or None), after checking the folder can be used that way,
     and with the run's configuration saved in it. Only the main process of a distributed run changes files."""
@@ -97,8 +97,12 @@ def prepare_output_dir(args: RefereeArgs, output_dir: str | None,
     if args.resume:
         if checkpoint is None:
             raise TrainingError(f"--resume: no complete checkpoint in {out}; start without --resume")
+        step = int(checkpoint.name.split("-")[-1])
+        if max_steps > 0 and step >= max_steps:  # transformers would train one step past the end
+            raise TrainingError(f"the run in {out} has already reached its {max_steps} steps ({checkpoint.name}); "
+                                "continue it further with --resume true --max_steps N")
         if main_process:
-            _keep_steps_upto(out / COMPLETIONS_FILE, int(checkpoint.name.split("-")[-1]))
+            _keep_steps_upto(out / COMPLETIONS_FILE, step)
     elif any(out.glob("checkpoint-*")) and not args.overwrite:
         raise TrainingError(f"{out} already holds checkpoints of a run; continue it with --resume true, start "
                             f"afresh there with --overwrite true (deletes them), or choose another --output_dir")

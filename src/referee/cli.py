@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import copy
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -82,6 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except RefereeError as exc:
         print(f"{where}: error: {one_line(exc)}", file=sys.stderr)
+    except BrokenPipeError:
+        # The reader went away (`referee score ... | head`): stop quietly, as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as exc:
         if exc.filename is None:
             raise

@@ -193,6 +193,9 @@ def test_resume_true_continues_the_same_run_with_its_saved_configuration(tiny_mo
     records = _train_records(out)
     assert [r["step"] for r in records] == [1, 2, 3] and "wordcount/unscored_frac" in records[-1]
     assert yaml.safe_load((out / RUN_CONFIG_FILE).read_text())["max_steps"] == 3  # saved in turn
+    # A finished run resumed as it is has nothing to do (transformers would train one step past the end).
+    with pytest.raises(TrainingError, match=r"has already reached its 3 steps \(checkpoint-3\).*--max_steps N"):
+        train(*parse_train_args(["--output_dir", str(out), "--resume", "true"]))
 
 
 def test_a_run_whose_rewards_stay_unscored_stops_naming_the_reason_and_the_column(tiny_model: Path, tmp_path: Path,
