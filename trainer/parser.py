@@ -79,7 +79,7 @@ class _Parser:
         self.types = list(types)
         self.prog = prog
         self.parser = Parser(self.types, prog=prog, description=description,  # type: ignore[arg-type]
-                             usage=f"{prog} [--algo grpo|ppo] [--config FILE.yaml] [--FLAG VALUE ...]",
+                             usage="referee train [--algo grpo|ppo] [--config FILE.yaml] [--FLAG VALUE ...]",
                              formatter_class=_Formatter, allow_abbrev=False)  # a typo is no abbreviation
         self._group_by_dataclass()
         self.actions = {a.dest: a for a in self.parser._actions if a.dest not in ("help", "config")}
