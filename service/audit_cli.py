@@ -35,8 +35,8 @@ def _when(text: str) -> float:
 
 
 def _filters(p: argparse.ArgumentParser) -> None:
-    p.add_argument("db", help="the audit log: SQLite path or postgresql:// URL (as given to --audit_db)")
-    p.add_argument("--request_id", help="only this request")
+    p.add_argument("db", help="the audit log: SQLite path or postgresql:// URL (as given to --audit-db)")
+    p.add_argument("--request-id", help="only this request")
     p.add_argument("--source", help="only items scored by this source (for rescore: also the source to use)")
     p.add_argument("--since", type=_when, help="from this time (epoch seconds or ISO date-time)")
     p.add_argument("--until", type=_when, help="before this time")
@@ -53,7 +53,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     _filters(p)
     p.add_argument("--options", type=json.loads, default={}, help="JSON options for the new scoring")
     p.add_argument("--url", help="rescore through this running service (default: in-process)")
-    p.add_argument("--api_key", help="API key for --url")
+    p.add_argument("--api-key", help="API key for --url")
     p.add_argument("-o", "--output", type=Path, help="write one JSON line per item: old and new score")
     p.set_defaults(func=_rescore)
 
@@ -62,7 +62,7 @@ def _query(args: argparse.Namespace) -> list[AuditRecord]:
     q = AuditQuery(request_id=args.request_id, source=args.source, since=args.since, until=args.until,
                    limit=args.limit)
     if "://" not in args.db and not Path(args.db).exists():
-        raise ConfigError(f"audit log {args.db} does not exist; give the path passed to `referee serve --audit_db`")
+        raise ConfigError(f"audit log {args.db} does not exist; give the path passed to `referee serve --audit-db`")
 
     async def run() -> list[AuditRecord]:
         log = open_audit_log(args.db)
@@ -100,7 +100,7 @@ def _rescore(args: argparse.Namespace) -> int:
         return 1
     if any(r.completion is None for r in rows):
         raise ConfigError("these items were recorded without their texts, so they cannot be scored again; "
-                          "start the service with --audit_texts to record them")
+                          "start the service with --audit-texts to record them")
     sources = {r.source for r in rows}
     source = args.source or (sources.pop() if len(sources) == 1 else None)
     if source is None:
