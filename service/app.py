@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 import referee
-from referee.judges import JudgeEnvironment, configure_judges
+from referee.judges import configure_judges
 from referee.verifiers import Registry, Runtime
 
 from . import routes_judges
@@ -55,7 +55,7 @@ def create_app(settings: ServiceSettings | None = None, registry: Registry | Non
         async with Runtime(workers=settings.pool_workers, item_timeout_s=settings.item_timeout_s,
                            worker_memory_mb=settings.worker_memory_mb, preload=preload) as runtime:
             app.state.runtime = runtime
-            configure_judges(runtime, JudgeEnvironment(settings.cache.expanduser(), tuple(settings.constitution_dirs)))
+            configure_judges(runtime, settings.judge_environment())
             app.state.sources = EnabledSources(registry, runtime, settings.sources, settings.source_options)
             await app.state.sources.start()
             app.state.admission = Admission(settings.max_inflight_items, settings.queue_timeout_s)

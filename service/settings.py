@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
 
+from referee.judges import JudgeEnvironment, constitution_dirs, default_cache_dir
+from referee.judges.environment import split_dirs
 from referee.verifiers import ConfigError, format_validation_error
 
 __all__ = ["ServiceSettings", "is_loopback", "load_settings"]
@@ -77,11 +79,23 @@ class ServiceSettings(BaseSettings):
         1_000_000, ge=1, description="Longest prompt, completion or reference accepted, in characters."
     )
     cache: Path = Field(
-        Path("~/.cache/referee"), description="Cache folder (REFEREE_CACHE), where the judge model is materialised."
+        default_factory=default_cache_dir,
+        description="Cache folder (REFEREE_CACHE), where the judge model is materialised.",
     )
-    constitution_dirs: list[Path] = Field(
-        default_factory=list, description="Folders of <name>/v<N>.md constitutions to serve besides the shipped ones."
+    constitution_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Folders of <name>/v<N>.md constitutions searched after the shipped ones and ./constitutions "
+        "(REFEREE_CONSTITUTION_DIRS: a JSON list or folders separated by ':').",
     )
+
+    @field_validator("constitution_dirs", mode="before")
+    @classmethod
+    def _dirs_from_text(cls, value: Any) -> Any:
+        return split_dirs(value) if isinstance(value, str) else value
+
+    def judge_environment(self) -> JudgeEnvironment:
+        """What the judges get: the cache folder and the constitution search path (see referee.judges.environment)."""
+        return JudgeEnvironment(self.cache.expanduser(), constitution_dirs(self.constitution_dirs))
 
     @model_validator(mode="after")
     def _key_from_file(self) -> ServiceSettings:

@@ -43,8 +43,6 @@ class UnscoredReason(StrEnum):
     """The source raised an unexpected exception or broke the contract: a bug to report."""
     COMPONENT_UNSCORED = "component_unscored"
     """A component of a weighted mix could not be scored; see `components`."""
-    OVERLOADED = "overloaded"
-    """The service shed this item under load; retry later."""
 
 
 class Sample(BaseModel):
