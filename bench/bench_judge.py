@@ -25,13 +25,13 @@ import argparse
 import asyncio
 import json
 import math
-import os
 import random
 import time
 from pathlib import Path
 from typing import Any
 
 from referee.judges import Comparison, Constitution, Judge, JudgeConfig, JudgeEnvironment, Pair, configure_judges
+from referee.judges import cache_dir as referee_cache_dir
 from referee.verifiers import Runtime, Sample
 
 DATA = Path(__file__).parent / "data" / "judge_pairs.jsonl"
@@ -242,10 +242,9 @@ async def main() -> None:
     parser.add_argument("--reasoned-limit", type=int, default=6, help="Pairs per constitution for `reasoned`.")
     parser.add_argument("--json", type=Path, default=None, help="Also write the results here.")
     args = parser.parse_args()
-    cache_dir = Path(os.environ.get("REFEREE_CACHE", Path.home() / ".cache" / "referee"))
     report: dict[str, Any] = {}
     async with Runtime(workers=1, preload=()) as rt:
-        configure_judges(rt, JudgeEnvironment(cache_dir=cache_dir))
+        configure_judges(rt, JudgeEnvironment(cache_dir=referee_cache_dir()))
         if args.throughput:
             report["throughput"] = await throughput(rt, args.throughput, args.repeats)
             print(markdown({"throughput": report["throughput"]}), flush=True)

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_math.py                  # 5 rounds, 2 processes each
     .venv/bin/python bench/bench_math.py --show-errors    # also list every row either one gets wrong
+    .venv/bin/python bench/bench_math.py --baseline-src /tmp/referee-base/src   # + an older referee, same run
 
 Cases: labelled rows `{id, form, gold, completion, label}` of realistic completions across answer forms
 (label 1: a careful grader credits it; 0: not), in two files: `bench/data/math_cases.jsonl`, written
@@ -9,12 +10,16 @@ while the verifier was developed, and `bench/data/math_holdout.jsonl`, written a
 once before any fix (see docs/benchmarks.md). The same rows, the same number of processes for both:
 
 - ours: the `math` source built with `Registry().create("math", {}, runtime)` and called with
-  `score_batch` on the whole set, on a `Runtime(workers=N)`. Plain numbers are checked in the calling
+  `score_batch` on the whole set, on a `Runtime(workers=N)` that preloads what the service preloads. Plain
+  numbers are checked in the calling
   process; everything else in the N workers under the default deadline.
 - Math-Verify (installed from PyPI, in the `dev` extra), as its README recommends: `gold = parse(gold)`,
   `answer = parse(completion)`, `verify(gold, answer)`, default extraction configs. The gold is written
   inside `$...$` because its README says LaTeX "must be placed in latex environment to be parsable"
   (`--mv-bare-gold` passes it bare instead). Run in a `multiprocessing.Pool(N)` with `Pool.map`.
+
+With `--baseline-src`, the `math` source of another checkout (its `src/` folder, e.g. from `git archive <commit>`)
+is run the same way in a child process in every round, for a before/after comparison on the same machine.
 
 Each round starts fresh processes for both, warms them on rows that are not in the cases (so that imports
 and worker start-up are not timed, and no answer is cached), then times one pass over all the cases.
@@ -28,7 +33,9 @@ import asyncio
 import json
 import logging
 import multiprocessing
+import os
 import statistics
+import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
@@ -90,8 +97,10 @@ def run_math_verify(rows: list[dict[str, Any]], procs: int, bare_gold: bool) -> 
 # -- ours ----------------------------------------------------------------------------------------------------
 
 async def _ours(rows: list[dict[str, Any]], procs: int) -> tuple[list[bool | None], float, Counter[str]]:
-    async with Runtime(workers=procs) as runtime:
-        source = Registry().create("math", {}, runtime)
+    registry = Registry()
+    # the worker pool preloads what the service's does (sympy and the source's `worker_preload`)
+    async with Runtime(workers=procs, preload=["sympy", *registry.worker_preload(["math"])]) as runtime:
+        source = registry.create("math", {}, runtime)
         await score_batch(source, [Sample(completion=r["completion"], reference=r["gold"]) for r in WARMUP])
         samples = [Sample(completion=r["completion"], reference=r["gold"]) for r in rows]
         start = time.perf_counter()
@@ -102,8 +111,15 @@ async def _ours(rows: list[dict[str, Any]], procs: int) -> tuple[list[bool | Non
     return [None if s.value is None else s.value == 1.0 for s in scores], elapsed, paths
 
 
-def run_ours(rows: list[dict[str, Any]], procs: int) -> tuple[list[bool | None], float, Counter[str]]:
-    return asyncio.run(_ours(rows, procs))
+def run_ours(rows: list[dict[str, Any]], procs: int, src: Path | None = None,
+             ) -> tuple[list[bool | None], float, Counter[str]]:
+    """Our verdicts; with `src`, those of the referee in that source tree (run in a child process)."""
+    if src is None:
+        return asyncio.run(_ours(rows, procs))
+    out = subprocess.run([sys.executable, __file__, "--emit-ours", str(procs)], input=json.dumps(rows),
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(src)}, check=True)
+    data = json.loads(out.stdout)
+    return data["verdicts"], data["elapsed"], Counter(data["paths"])
 
 
 # -- report --------------------------------------------------------------------------------------------------
@@ -127,16 +143,27 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--mv-bare-gold", action="store_true", help="pass the gold to Math-Verify without $...$")
     parser.add_argument("--show-errors", action="store_true")
+    parser.add_argument("--baseline-src", type=Path, help="also run the referee in this src/ folder (before/after)")
+    parser.add_argument("--emit-ours", type=int, help=argparse.SUPPRESS)  # child mode for --baseline-src
     args = parser.parse_args()
 
+    if args.emit_ours is not None:
+        verdicts, elapsed, paths = run_ours(json.loads(sys.stdin.read()), args.emit_ours)
+        print(json.dumps({"verdicts": verdicts, "elapsed": elapsed, "paths": dict(paths)}))
+        return
+
     rows = load(args.cases)
-    ours_times, mv_times = [], []
+    ours_times, mv_times, base_times = [], [], []
     ours: list[bool | None] = []
     mv: list[bool | None] = []
+    base: list[bool | None] = []
     paths: Counter[str] = Counter()
     for _ in range(args.rounds):
         ours, t, paths = run_ours(rows, args.procs)
         ours_times.append(t)
+        if args.baseline_src is not None:
+            base, t, _ = run_ours(rows, args.procs, args.baseline_src)
+            base_times.append(t)
         mv, t = run_math_verify(rows, args.procs, args.mv_bare_gold)
         mv_times.append(t)
 
@@ -153,6 +180,12 @@ def main() -> None:
     print(f"| no verdict (unscored / exception) | {mo['no_verdict']:.0f} | {mm['no_verdict']:.0f} | |")
     print(f"| items/s (median of {args.rounds}) | {ours_rate:,.0f} | {mv_rate:,.0f} | "
           f"{ours_rate / mv_rate:.1f}x |")
+    if base_times:
+        mb = metrics(rows, base)
+        base_rate = len(rows) / statistics.median(base_times)
+        print(f"| referee before ({args.baseline_src}): accuracy / false positives / items/s | "
+              f"{mb['accuracy']:.1%} / {mb['fp_rate']:.1%} / {base_rate:,.0f} | | "
+              f"now {ours_rate / base_rate:.2f}x |")
     for name in dict.fromkeys(r["set"] for r in rows):
         idx = [i for i, r in enumerate(rows) if r["set"] == name]
         part = [rows[i] for i in idx]

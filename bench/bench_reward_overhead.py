@@ -25,8 +25,9 @@ def run(source: str, steps: int, batch: int, max_len: int, out: Path) -> dict[st
     from referee.service.client import RewardClient
     from referee.service.local import LocalService
     from referee.trainer.config import parse_train_args
-    from referee.trainer.grpo import COMPLETIONS_FILE, train
+    from referee.trainer.grpo import train
     from referee.trainer.metrics import read_metrics
+    from referee.trainer.run import COMPLETIONS_FILE
 
     with LocalService(sources=[source]) as svc:
         argv = ["--service_url", svc.url, "--source", source, "--dataset", "arithmetic", "--max_steps", str(steps),

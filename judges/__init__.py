@@ -15,7 +15,15 @@ from .cache import JudgeCache
 from .constitution import Constitution, InlineConstitution, Principle, inline_constitution
 from .diff import ConstitutionDiff, diff
 from .embedded import EMBEDDED_MODEL_ID, embedded_model_id, embedded_model_path
-from .environment import JudgeEnvironment, configure_judges, constitution_library, default_cache_dir
+from .environment import (
+    JudgeEnvironment,
+    cache_dir,
+    configure_judges,
+    constitution_dirs,
+    constitution_library,
+    default_cache_dir,
+    env_constitution_dirs,
+)
 from .errors import BackendError, ConstitutionError, ConstitutionNotFound, InvalidConstitution
 from .library import ConstitutionLibrary, parse_ref, released_manifest
 from .lint import lint_bytes, lint_path
@@ -41,12 +49,15 @@ __all__ = [
     "Pair",
     "Principle",
     "PrincipleComparison",
+    "cache_dir",
     "configure_judges",
+    "constitution_dirs",
     "constitution_library",
     "default_cache_dir",
     "diff",
     "embedded_model_id",
     "embedded_model_path",
+    "env_constitution_dirs",
     "inline_constitution",
     "lint_bytes",
     "lint_path",

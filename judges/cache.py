@@ -27,16 +27,11 @@ class JudgeCache:
     def __init__(self, max_entries: int = 50_000) -> None:
         self.max_entries = max_entries
         self._data: OrderedDict[str, Any] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key: str) -> Any | None:
         value = self._data.get(key)
-        if value is None:
-            self.misses += 1
-            return None
-        self._data.move_to_end(key)
-        self.hits += 1
+        if value is not None:
+            self._data.move_to_end(key)
         return value
 
     def put(self, key: str, value: Any) -> None:

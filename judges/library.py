@@ -1,4 +1,5 @@
-"""Find constitutions: the released ones shipped in `referee.constitutions`, plus directories given explicitly.
+"""Find constitutions: the released ones shipped in `referee.constitutions`, plus directories given explicitly
+(the edges build the search path with `referee.judges.environment.constitution_dirs`).
 
     lib = ConstitutionLibrary(extra_dirs=[Path("my_constitutions")])
     lib.get("hhh")        # the latest version
@@ -70,12 +71,14 @@ class ConstitutionLibrary:
         self._released = released_manifest()
         shipped = files(PACKAGE)
         self._add_root(shipped, packaged=True)
+        seen = {Path(str(shipped)).resolve()}  # inside the checkout, ./constitutions is the shipped folder
         for d in extra_dirs:
             path = Path(d).expanduser()
             if not path.is_dir():
                 raise ConstitutionError(f"constitution directory {str(path)!r} does not exist or is not a folder")
-            if path.resolve() == Path(str(shipped)).resolve():
-                continue  # the repository's own constitutions/ folder is the shipped one
+            if path.resolve() in seen:
+                continue
+            seen.add(path.resolve())
             self._add_root(path, packaged=False)
 
     def _add_root(self, root: Traversable, *, packaged: bool) -> None:

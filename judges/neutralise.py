@@ -27,8 +27,11 @@ import re
 __all__ = ["BLOCK_TAGS", "neutralise"]
 
 BLOCK_TAGS = ("prompt", "response", "response_a", "response_b")
-_TAG = re.compile(r"<(?=\s*/?\s*(?:" + "|".join(BLOCK_TAGS) + r")\b)", re.IGNORECASE)
-_VERDICT = re.compile(r"\b(verdict)\s*:", re.IGNORECASE)
+# The policy's text is hostile input, so both patterns run in linear time: each whitespace run is matched by
+# one possessive `\s*+` that never gives characters back. (`<(?=\s*/?\s*tag)` let two `\s*` split one run
+# of n spaces n ways after every `<`: quadratic, 20 s for 12,000 characters.)
+_TAG = re.compile(r"<(?=\s*+(?:/\s*+)?(?:" + "|".join(BLOCK_TAGS) + r")\b)", re.IGNORECASE)
+_VERDICT = re.compile(r"\b(verdict)\s*+:", re.IGNORECASE)
 
 
 def neutralise(text: str) -> str:

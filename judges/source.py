@@ -29,11 +29,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from referee.verifiers import ConfigError, Runtime, Sample, Score, UnscoredReason
 
-from .backends import Backend, BackendConfig, open_backend
+from .backends import Backend, BackendConfig, Message, open_backend
 from .cache import CACHE_KEY, JudgeCache, cache_key
 from .constitution import Constitution, InlineConstitution
 from .embedded import embedded_gguf_path
 from .environment import constitution_library
+from .errors import BackendError
 from .method import Method, MethodSettings, Outcome, sigmoid
 from .pairwise import PAIRWISE_TEMPLATES, judge_pairwise
 from .pointwise import POINTWISE_TEMPLATES, judge_pointwise
@@ -187,6 +188,19 @@ class Judge:
             return await open_backend(self.config.backend, self.runtime), None
         except Exception as exc:
             return None, f"judge backend could not be opened: {type(exc).__name__}: {exc}"
+
+    async def generate(self, messages: Sequence[Message], reply_start: str, max_tokens: int) -> tuple[str, str]:
+        """Free text from this judge's model, for callers that bring their own prompt and output contract (the
+        OpenAI `score_model` grader): the chat `messages`, then the reply continued from `reply_start`, greedy,
+        at most `max_tokens`. Returns (the continuation, the model id); `BackendError` if the model fails.
+        The constitution plays no part, and the caller neutralises the policy's text in `messages`."""
+        backend, error = await self._open()
+        if backend is None:
+            raise BackendError(error or "judge backend could not be opened")
+        [reply] = await backend.generate([backend.chat(messages) + reply_start], max_tokens)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply, backend.model_id
 
     def _cache(self) -> JudgeCache | None:
         return self.runtime.resource(CACHE_KEY, JudgeCache) if self.config.cache else None

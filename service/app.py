@@ -5,8 +5,9 @@
 
 Long-lived resources live in the lifespan: the `Runtime` (worker pool, models, HTTP clients) and the
 enabled sources. Route modules reach them through `request.app.state`: `settings`, `registry`,
-`runtime`, `sources` (EnabledSources), `metrics`, `admission`, `audit` (or None). Route modules score
-through `routes.run_scoring`, which applies the deadline, admission, audit log and metrics.
+`runtime`, `sources` (EnabledSources), `metrics`, `admission`, `audit` (or None). Every route that scores
+goes through `scoring.run_scoring` (admission, deadline, metrics, audit log); every request body through
+`limits.BodyLimits` (API key, size, admission by bytes, text check) before a route sees it.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 import referee
-from referee.judges import JudgeEnvironment, configure_judges
+from referee.judges import configure_judges
 from referee.verifiers import Registry, Runtime
 
 from . import routes_judges
 from .admission import Admission
 from .audit import open_audit_log
 from .errors import install_error_handlers
-from .limits import BodySizeLimit
+from .limits import BodyLimits
 from .metrics import Metrics, MetricsMiddleware
 from .protocols import nemo_gym, openai_graders, openrlhf
 from .routes import api_router, ops_router
@@ -59,11 +60,13 @@ def create_app(settings: ServiceSettings | None = None, registry: Registry | Non
         async with Runtime(workers=settings.pool_workers, item_timeout_s=settings.item_timeout_s,
                            worker_memory_mb=settings.worker_memory_mb, preload=preload) as runtime:
             app.state.runtime = runtime
-            configure_judges(runtime, JudgeEnvironment(settings.cache.expanduser(), tuple(settings.constitution_dirs)))
+            configure_judges(runtime, settings.judge_environment())
             app.state.sources = (sources or _local_sources)(registry, runtime, settings)
             await app.state.sources.start()
             app.state.admission = Admission(settings.max_inflight_items, settings.queue_timeout_s)
             app.state.audit = open_audit_log(settings.audit_db) if settings.audit_db else None
+            if app.state.audit is not None:
+                await app.state.audit.open()  # a log it cannot use stops the service here, not at a request
             app.state.ready = True
             try:
                 yield
@@ -89,7 +92,7 @@ def create_app(settings: ServiceSettings | None = None, registry: Registry | Non
     app.include_router(openai_graders.router)
     app.include_router(routes_judges.router)
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimits, settings=settings)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -36,8 +36,10 @@ def _when(text: str) -> float:
 
 def _filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("db", help="the audit log: SQLite path or postgresql:// URL (as given to --audit-db)")
-    p.add_argument("--request-id", help="only this request")
+    p.add_argument("--request-id", help="only this request (the service's id, or the caller's X-Request-ID)")
     p.add_argument("--source", help="only items scored by this source (for rescore: also the source to use)")
+    p.add_argument("--kind", choices=["score", "compare", "grader"],
+                   help="only scored samples, compared pairs (/v1/compare) or OpenAI grader runs")
     p.add_argument("--since", type=_when, help="from this time (epoch seconds or ISO date-time)")
     p.add_argument("--until", type=_when, help="before this time")
     p.add_argument("--limit", type=int, default=100_000, help="at most this many rows")
@@ -59,8 +61,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _query(args: argparse.Namespace) -> list[AuditRecord]:
-    q = AuditQuery(request_id=args.request_id, source=args.source, since=args.since, until=args.until,
-                   limit=args.limit)
+    q = AuditQuery(request_id=args.request_id, source=args.source, kind=args.kind, since=args.since,
+                   until=args.until, limit=args.limit)
     if "://" not in args.db and not Path(args.db).exists():
         raise ConfigError(f"audit log {args.db} does not exist; give the path passed to `referee serve --audit-db`")
 
@@ -80,17 +82,28 @@ def _audit(args: argparse.Namespace) -> int:
         for r in rows:
             print(r.model_dump_json())
         return 0
-    by_source: dict[str, list[AuditRecord]] = defaultdict(list)
+    groups: dict[str, list[AuditRecord]] = defaultdict(list)
     for r in rows:
-        by_source[f"{r.source}@{r.version}" + (f" [{r.constitution}]" if r.constitution else "")].append(r)
+        key = f"{r.source}@{r.version}" + (f" [{r.constitution}]" if r.constitution else "")
+        groups[key if r.kind == "score" else f"{key} {r.kind}"].append(r)
     print(f"{len(rows)} items in {len({r.request_id for r in rows})} requests")
-    for key, items in sorted(by_source.items()):
+    for key, items in sorted(groups.items()):
         values = [r.value for r in items if r.value is not None]
         reasons = Counter(r.reason for r in items if r.reason is not None)
         mean = f"{statistics.fmean(values):.4f}" if values else "-"
         unscored = ", ".join(f"{k}: {v}" for k, v in reasons.most_common()) or "none"
-        print(f"  {key}: {len(items)} items, mean value {mean}, unscored: {unscored}")
+        print(f"  {key}: {_count_and_mean(items, mean)}, unscored: {unscored}")
     return 0
+
+
+def _count_and_mean(items: list[AuditRecord], mean: str) -> str:
+    kind = items[0].kind
+    if kind == "compare":
+        agree = sum(1 for r in items if r.details.get("consistent") is True)
+        return f"{len(items)} pairs, mean P(a better) {mean}, both orders agree on {agree}"
+    if kind == "grader":
+        return f"{len(items)} runs, mean reward {mean}"
+    return f"{len(items)} items, mean value {mean}"
 
 
 def _rescore(args: argparse.Namespace) -> int:
@@ -101,13 +114,22 @@ def _rescore(args: argparse.Namespace) -> int:
     if any(r.completion is None for r in rows):
         raise ConfigError("these items were recorded without their texts, so they cannot be scored again; "
                           "start the service with --audit-texts to record them")
+    kinds = {r.kind for r in rows}
+    if "grader" in kinds:
+        raise ConfigError("OpenAI grader runs cannot be rescored (their grader is not a registered source); "
+                          "leave them out with --kind score or --kind compare")
+    if len(kinds) > 1:
+        raise ConfigError("the matching items are both scored samples and compared pairs; choose with --kind")
     sources = {r.source for r in rows}
     source = args.source or (sources.pop() if len(sources) == 1 else None)
     if source is None:
         raise ConfigError(f"the matching items come from several sources ({', '.join(sorted(sources))}); "
                           "choose one with --source")
+    options = dict(args.options)
+    if kinds == {"compare"}:
+        options.setdefault("mode", "pairwise")  # a recorded pair is completion (a) against reference (b)
     samples = [Sample(prompt=r.prompt or "", completion=r.completion or "", reference=r.reference) for r in rows]
-    new = _score(source, args.options, samples, args)
+    new = _score(source, options, samples, args)
     _report(rows, new, args.output)
     return 0
 

@@ -1,4 +1,9 @@
-"""`referee serve`, `referee score`, `referee sources`."""
+"""`referee serve`, `referee score`, `referee sources`.
+
+    referee serve --port 8000
+    referee score samples.jsonl --source math:1,judge:0.2 -o scored.jsonl   # in-process, or --url of a service
+    referee sources --json
+"""
 
 from __future__ import annotations
 
@@ -6,31 +11,38 @@ import argparse
 import asyncio
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from referee.verifiers import ConfigError, Registry, Runtime, Sample, Score, score_batch
+from referee.verifiers import ConfigError, Registry, Runtime, Sample, Score, SourceMix, parse_source, score_batch
 
 __all__ = ["add_parsers"]
+
+# A person waits at the terminal: a service that is down is reported after a second or two, not ten.
+_CLI_RETRIES = 2
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the reward service (FastAPI under uvicorn)")
-    p.add_argument("--host", help="address to bind (default 127.0.0.1; others need --api-key)")
+    p.add_argument("--host", help="address to bind (default 127.0.0.1; others need an API key)")
     p.add_argument("--port", type=int, help="port to bind (default 8000)")
-    p.add_argument("--http-workers", type=int, help="uvicorn worker processes (default 1)")
-    p.add_argument("--api-key", help="require `Authorization: Bearer KEY` on /v1 and /metrics")
-    p.add_argument("--allow-insecure-bind", action="store_true", default=None,
+    p.add_argument("--http_workers", type=int, help="uvicorn worker processes (default 1)")
+    p.add_argument("--api_key", help="require `Authorization: Bearer KEY` on /v1 and /metrics; this flag is visible "
+                   "to other users in ps: prefer --api_key_file or the REFEREE_API_KEY environment variable")
+    p.add_argument("--api_key_file", type=Path, help="read the API key from this file (surrounding whitespace "
+                   "ignored); or set REFEREE_API_KEY_FILE")
+    p.add_argument("--allow_insecure_bind", action="store_true", default=None,
                    help="allow a non-loopback address without an API key")
     p.add_argument("--sources", type=_names, help="comma-separated sources to enable (default: all installed)")
-    p.add_argument("--audit-db", help="audit log: a SQLite file path or a postgresql:// URL")
-    p.add_argument("--audit-texts", action="store_true", default=None,
+    p.add_argument("--audit_db", help="audit log: a SQLite file path or a postgresql:// URL")
+    p.add_argument("--audit_texts", action="store_true", default=None,
                    help="store the texts in the audit log too (needed by `referee rescore`)")
     p.add_argument("--settings", type=Path, help="YAML file of service settings (see ServiceSettings)")
-    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument("--log_level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                    help="serve on Ray Serve, each source its own deployment (docs/scale.md); ADDRESS joins a "
                    "cluster ('auto', 'ray://HOST:10001'), none starts a local Ray. Needs referee[ray]")
@@ -38,18 +50,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("score", help="score a JSONL file of samples, in-process or through a running service")
     p.add_argument("input", type=Path, help="JSONL: one {prompt, completion, reference, metadata} per line")
-    p.add_argument("--source", required=True,
-                   help='a source name, or a JSON weighted mix: \'[{"source": "math", "weight": 1}]\'')
-    p.add_argument("--options", type=json.loads, default={}, help="JSON object of source options")
+    p.add_argument("--source", required=True, type=_source,
+                   help="a source name, or a weighted mix `name:weight,name:weight` (e.g. math:1,judge:0.2)")
+    p.add_argument("--options", type=_json_object, default={},
+                   help="JSON object of the source's options; for a mix, {name: its options, ..., "
+                   "\"on_unscored\": \"skip\"}")
     p.add_argument("--url", help="score through this running service (default: in-process)")
-    p.add_argument("--api-key", help="API key for --url")
+    p.add_argument("--api_key", help="API key for --url")
     p.add_argument("-o", "--output", type=Path, help="write input rows plus `score` as JSONL (default: stdout)")
-    p.add_argument("--batch-size", type=int, default=256, help="samples per request or in-process batch")
+    p.add_argument("--batch_size", type=int, default=256, help="samples per request or in-process batch")
     p.set_defaults(func=_score)
 
     p = sub.add_parser("sources", help="list reward sources (installed, or those a running service offers)")
     p.add_argument("--url", help="ask this running service instead of the local installation")
-    p.add_argument("--api-key", help="API key for --url")
+    p.add_argument("--api_key", help="API key for --url")
     p.add_argument("--json", action="store_true", help="print JSON including each options schema")
     p.set_defaults(func=_sources)
 
@@ -58,25 +72,47 @@ def _names(text: str) -> list[str]:
     return [n.strip() for n in text.split(",") if n.strip()]
 
 
+def _source(text: str) -> SourceMix:
+    try:
+        return parse_source(text)
+    except ConfigError as exc:  # argparse keeps the message of an ArgumentTypeError only
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON ({exc.msg} at character {exc.pos}): {text!r}") from exc
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+    return value
+
+
 def _serve(args: argparse.Namespace) -> int:
     from .server import serve
     from .settings import load_settings
 
     settings = load_settings(
         args.settings, host=args.host, port=args.port, http_workers=args.http_workers, api_key=args.api_key,
-        allow_insecure_bind=args.allow_insecure_bind, sources=args.sources, audit_db=args.audit_db,
-        audit_texts=args.audit_texts,
+        api_key_file=args.api_key_file, allow_insecure_bind=args.allow_insecure_bind, sources=args.sources,
+        audit_db=args.audit_db, audit_texts=args.audit_texts,
     )
     if args.ray is not None:
         from .scale import serve_on_ray
 
         serve_on_ray(settings, address=args.ray or None, log_level=args.log_level)
         return 0
+    if settings.audit_db and "://" not in settings.audit_db:
+        Path(settings.audit_db).expanduser().parent.mkdir(parents=True, exist_ok=True)  # as --output_dir does
     serve(settings, log_level=args.log_level)
     return 0
 
 
 def _read_rows(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        raise ConfigError(f"input file {path} does not exist; give a JSONL file of samples "
+                          "({prompt, completion, reference, metadata} per line)")
     rows = []
     with path.open() as f:
         for n, line in enumerate(f, 1):
@@ -108,19 +144,20 @@ def _score(args: argparse.Namespace) -> int:
 
     rows = _read_rows(args.input)
     samples = _samples(rows)
-    is_mix = args.source.lstrip().startswith("[")
-    source: str | list[dict[str, Any]] = json.loads(args.source) if is_mix else args.source
-    bar = tqdm(total=len(samples), unit="item", file=sys.stderr, disable=None)
+    source, options = args.source.request(args.options)
+    # A bar on a terminal; a line per batch otherwise (a log or a pipe still shows progress).
+    bar = tqdm(total=len(samples), unit="item", file=sys.stderr, disable=None, desc=f"scoring with {args.source}")
+    progress = _Progress(bar, len(samples))
     scores: list[Score] = []
     if args.url:
         from .client import RewardClient
 
-        with RewardClient(args.url, api_key=args.api_key, max_batch=args.batch_size) as client:
+        with RewardClient(args.url, api_key=args.api_key, max_batch=args.batch_size, retries=_CLI_RETRIES) as client:
             for batch in _batches(samples, args.batch_size):
-                scores += client.score(source, batch, args.options)
-                bar.update(len(batch))
+                scores += client.score(source, batch, options)
+                progress.update(len(batch))
     else:
-        scores = asyncio.run(score_in_process(source, args.options, samples, args.batch_size, bar))
+        scores = asyncio.run(score_in_process(source, options, samples, args.batch_size, progress))
     bar.close()
     out = args.output.open("w") if args.output else sys.stdout
     try:
@@ -130,24 +167,51 @@ def _score(args: argparse.Namespace) -> int:
     finally:
         if args.output:
             out.close()
+    print(summary(scores, str(args.source)), file=sys.stderr)
     return 0
 
 
+class _Progress:
+    def __init__(self, bar: Any, total: int) -> None:
+        self.bar, self.total, self.done = bar, total, 0
+
+    def update(self, n: int) -> None:
+        self.done += n
+        self.bar.update(n)
+        if self.bar.disable:
+            print(f"scored {self.done}/{self.total}", file=sys.stderr, flush=True)
+
+
+def summary(scores: Sequence[Score], source: str) -> str:
+    """One line: how many were scored (and their mean), how many not, by reason."""
+    values = [s.value for s in scores if s.value is not None]
+    reasons = Counter(s.reason.value for s in scores if s.reason is not None)
+    mean = f" (mean value {sum(values) / len(values):.4f})" if values else ""
+    unscored = ", ".join(f"{reason} {n}" for reason, n in reasons.most_common())
+    return (f"{source}: scored {len(values)} of {len(scores)} samples{mean}; unscored {len(scores) - len(values)}"
+            + (f": {unscored}" if unscored else ""))
+
+
 async def score_in_process(source: str | list[dict[str, Any]], options: dict[str, Any], samples: list[Sample],
-                           size: int, bar: Any) -> list[Score]:
-    """Score `samples` with `source` (a name or a mix) in this process, `size` at a time."""
+                           size: int, progress: Any) -> list[Score]:
+    """Score `samples` with `source` (a name or a mix in /v1/score's form) in this process, `size` at a time.
+    Judges find the model cache and constitutions as the service would (the same settings and environment)."""
+    from referee.judges import configure_judges
+
     from .schemas import ComponentSpec
+    from .settings import load_settings
     from .sources import EnabledSources
 
     async with Runtime() as runtime:
+        configure_judges(runtime, load_settings().judge_environment())
         registry = Registry()
         spec = source if isinstance(source, str) else [ComponentSpec.model_validate(c) for c in source]
         built = EnabledSources(registry, runtime, None).resolve(spec, options)
         scores: list[Score] = []
         for batch in _batches(samples, size):
             scores += await score_batch(built, batch)
-            if bar is not None:
-                bar.update(len(batch))
+            if progress is not None:
+                progress.update(len(batch))
         return scores
 
 
@@ -155,7 +219,7 @@ def _sources(args: argparse.Namespace) -> int:
     if args.url:
         from .client import RewardClient
 
-        with RewardClient(args.url, api_key=args.api_key) as client:
+        with RewardClient(args.url, api_key=args.api_key, retries=_CLI_RETRIES) as client:
             infos = client.sources()
     else:
         registry = Registry()

@@ -5,7 +5,10 @@
 
 Large batches are split into chunks of `max_batch` sent `concurrency` at a time; answers come back in
 input order. Retries (with exponential backoff and jitter, honouring Retry-After) happen only on 429, on
-5xx, and on connection errors and timeouts: a 4xx is the caller's mistake and raises at once.
+5xx, and on connection errors and timeouts: a 4xx is the caller's mistake and raises at once. A request
+is tried `retries` more times; with `deadline` (seconds) it keeps trying, every few seconds, until that much
+time has passed since it began (a trainer rides out a service restart this way). Whatever ends it is a
+`RewardServiceError` whose message is one sentence (what failed, where, and since when).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import httpx
 import pydantic_core
 from pydantic import BaseModel, TypeAdapter
 
-from referee.verifiers import Sample, Score, SourceInfo
+from referee.verifiers import RefereeError, Sample, Score, SourceInfo
 
 __all__ = ["AsyncRewardClient", "RewardClient", "RewardServiceError", "SourceSpec"]
 
@@ -35,8 +38,8 @@ class _Answer(BaseModel):
     scores: list[Score]
 
 
-class RewardServiceError(Exception):
-    """The service refused the request (4xx), or kept failing after every retry."""
+class RewardServiceError(RefereeError):
+    """The service refused the request (4xx), or kept failing after every retry (`status` None: unreachable)."""
 
     def __init__(self, message: str, status: int | None = None) -> None:
         self.status = status
@@ -86,10 +89,10 @@ def _chunks(items: Sequence[SampleLike], size: int) -> list[Sequence[SampleLike]
 
 class _Options:
     def __init__(self, base_url: str, api_key: str | None, timeout: float, max_batch: int, concurrency: int,
-                 retries: int, backoff: float) -> None:
-        if max_batch < 1 or concurrency < 1 or retries < 0:
-            raise ValueError(f"need max_batch >= 1, concurrency >= 1, retries >= 0; got {max_batch}, "
-                             f"{concurrency}, {retries}")
+                 retries: int, backoff: float, deadline: float | None) -> None:
+        if max_batch < 1 or concurrency < 1 or retries < 0 or (deadline is not None and deadline <= 0):
+            raise ValueError(f"need max_batch >= 1, concurrency >= 1, retries >= 0, deadline > 0 or None; got "
+                             f"{max_batch}, {concurrency}, {retries}, {deadline}")
         self.base_url = base_url.rstrip("/")
         self.headers = {"content-type": "application/json"}
         if api_key:
@@ -97,39 +100,52 @@ class _Options:
         self.timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
         self.limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         self.max_batch, self.concurrency, self.retries, self.backoff = max_batch, concurrency, retries, backoff
+        self.deadline = deadline
 
-    def retry_delay(self, attempt: int, where: str, response: httpx.Response | None = None,
+    def retry_delay(self, attempt: int, started: float, where: str, response: httpx.Response | None = None,
                     exc: httpx.TransportError | None = None) -> float:
-        """Seconds to wait before try `attempt + 1`; raises when this outcome is final."""
+        """Seconds to wait before try `attempt + 1` of a request begun at `started`; raises when this is final."""
         if response is not None and not _retryable(response.status_code):
             raise _error(response)
-        if attempt >= self.retries:
-            if response is not None:
-                raise _error(response)
-            raise RewardServiceError(f"{where} failed after {attempt + 1} tries: {type(exc).__name__}: {exc}") from exc
-        return _delay(attempt, self.backoff, response)
+        delay = _delay(attempt, self.backoff, response)
+        waited = time.monotonic() - started
+        if self.deadline is not None:
+            if waited < self.deadline:
+                return min(delay, 5.0, self.deadline - waited)
+            last = str(_error(response)) if response is not None else f"{type(exc).__name__}: {exc}"
+            raise RewardServiceError(f"the reward service at {self.base_url} did not answer for {waited:.0f}s "
+                                     f"(deadline {self.deadline:g}s); last error: {last}",
+                                     None if response is None else response.status_code) from exc
+        if attempt < self.retries:
+            return delay
+        if response is not None:
+            raise _error(response)
+        raise RewardServiceError(f"the reward service at {self.base_url} is not reachable: {where} failed after "
+                                 f"{attempt + 1} tries ({type(exc).__name__}: {exc}); start it with `referee serve` "
+                                 "or check the URL") from exc
 
 
 class AsyncRewardClient:
     """Async client. `transport` is the test seam (e.g. `httpx.ASGITransport(app)`)."""
 
     def __init__(self, base_url: str, *, api_key: str | None = None, timeout: float = 120.0, max_batch: int = 512,
-                 concurrency: int = 4, retries: int = 4, backoff: float = 0.5,
+                 concurrency: int = 4, retries: int = 4, backoff: float = 0.5, deadline: float | None = None,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self._o = _Options(base_url, api_key, timeout, max_batch, concurrency, retries, backoff)
+        self._o = _Options(base_url, api_key, timeout, max_batch, concurrency, retries, backoff, deadline)
         self._http = httpx.AsyncClient(base_url=self._o.base_url, headers=self._o.headers, timeout=self._o.timeout,
                                        limits=self._o.limits, transport=transport)
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        started = time.monotonic()
         for attempt in itertools.count():
             try:
                 response = await self._http.request(method, path, **kwargs)
             except httpx.TransportError as exc:
-                await asyncio.sleep(self._o.retry_delay(attempt, f"{method} {self._o.base_url}{path}", exc=exc))
+                await asyncio.sleep(self._o.retry_delay(attempt, started, f"{method} {path}", exc=exc))
                 continue
             if response.is_success:
                 return response
-            await asyncio.sleep(self._o.retry_delay(attempt, path, response=response))
+            await asyncio.sleep(self._o.retry_delay(attempt, started, path, response=response))
         raise AssertionError("unreachable")
 
     async def score(self, source: SourceSpec, samples: Sequence[SampleLike],
@@ -167,22 +183,23 @@ class RewardClient:
     """Blocking client with the same behaviour as `AsyncRewardClient` (chunks run on a thread pool)."""
 
     def __init__(self, base_url: str, *, api_key: str | None = None, timeout: float = 120.0, max_batch: int = 512,
-                 concurrency: int = 4, retries: int = 4, backoff: float = 0.5,
+                 concurrency: int = 4, retries: int = 4, backoff: float = 0.5, deadline: float | None = None,
                  transport: httpx.BaseTransport | None = None) -> None:
-        self._o = _Options(base_url, api_key, timeout, max_batch, concurrency, retries, backoff)
+        self._o = _Options(base_url, api_key, timeout, max_batch, concurrency, retries, backoff, deadline)
         self._http = httpx.Client(base_url=self._o.base_url, headers=self._o.headers, timeout=self._o.timeout,
                                   limits=self._o.limits, transport=transport)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        started = time.monotonic()
         for attempt in itertools.count():
             try:
                 response = self._http.request(method, path, **kwargs)
             except httpx.TransportError as exc:
-                time.sleep(self._o.retry_delay(attempt, f"{method} {self._o.base_url}{path}", exc=exc))
+                time.sleep(self._o.retry_delay(attempt, started, f"{method} {path}", exc=exc))
                 continue
             if response.is_success:
                 return response
-            time.sleep(self._o.retry_delay(attempt, path, response=response))
+            time.sleep(self._o.retry_delay(attempt, started, path, response=response))
         raise AssertionError("unreachable")
 
     def score(self, source: SourceSpec, samples: Sequence[SampleLike],

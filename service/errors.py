@@ -14,14 +14,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from referee.verifiers import ConfigError, RegistryError, UnknownSourceError
+from referee.verifiers import ConfigError, RefereeError, RegistryError, UnknownSourceError
 
 __all__ = ["ApiError", "describe_errors", "install_error_handlers"]
 
 log = logging.getLogger(__name__)
 
 
-class ApiError(Exception):
+class ApiError(RefereeError):
+    """An HTTP error answer: `status`, `detail` (one sentence), optional per-field `errors` and headers."""
+
     def __init__(self, status: int, detail: str, errors: list[dict[str, Any]] | None = None,
                  headers: dict[str, str] | None = None) -> None:
         self.status = status

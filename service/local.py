@@ -17,11 +17,21 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, NoReturn
 
 import httpx
 
-__all__ = ["LocalService", "free_port"]
+from .client import RewardServiceError
+
+__all__ = ["LocalService", "ServiceStartError", "free_port"]
+
+
+class ServiceStartError(RewardServiceError):
+    """The service exited at start-up or did not become ready; `.output` holds what it printed."""
+
+    def __init__(self, message: str, output: str) -> None:
+        super().__init__(message)
+        self.output = output
 
 
 def free_port() -> int:
@@ -56,20 +66,22 @@ class LocalService:
         deadline = time.monotonic() + self._startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                out = self.output()
-                self.stop()
-                raise RuntimeError(f"the reward service exited with code {self.process.returncode} at start-up:"
-                                   f"\n{out[-4000:]}")
+                self._failed(f"the reward service exited with code {self.process.returncode} at start-up")
             try:
                 if httpx.get(self.url + "/readyz", timeout=1.0).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
+        self._failed(f"the reward service did not become ready within {self._startup_timeout:g}s")
+
+    def _failed(self, what: str) -> NoReturn:
         out = self.output()
         self.stop()
-        raise RuntimeError(f"the reward service did not become ready within {self._startup_timeout:g}s:"
-                           f"\n{out[-4000:]}")
+        lines = [line.strip() for line in out.splitlines() if line.strip()]
+        last = f": {lines[-1]}" if lines else ""
+        where = f" (its output: {self._log_path})" if self._log_path else ""
+        raise ServiceStartError(f"{what}{last}{where}", out)
 
     def output(self) -> str:
         """What the service has printed so far."""

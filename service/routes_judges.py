@@ -2,18 +2,24 @@
 
 - `GET /v1/constitutions`: every constitution, its versions and whether each is released.
 - `GET /v1/constitutions/{name}`: every version of one, with principles and sha256 (404 if unknown).
-- `POST /v1/compare`: `{"constitution": ..., "pairs": [{"prompt", "a", "b"}], "options": {...}}` answers,
-  per pair, P(a is better) averaged over both presentation orders, whether both orders agree, and the
-  per-principle breakdown. It uses the `judge` source as enabled and configured for this service (the
-  operator's `source_options` choose its backend); `options` are the judge's other options (method, ...).
+- `POST /v1/compare`: `{"source": "judge", "constitution": ..., "pairs": [{"prompt", "a", "b"}], "options":
+  {...}}` answers, per pair, P(a is better). With the `judge` source (the default) it is averaged over both
+  presentation orders, with whether both orders agree and the per-principle breakdown; with a learned
+  `reward_model` it is Bradley-Terry, sigmoid(r_a - r_b), from one pass per reply (a scalar reward has no
+  presentation order to swap, so `consistent` is always true). Any enabled source with a `compare(pairs)`
+  method works; the source is as enabled and configured for this service (the operator's `source_options`
+  choose its backend or model folder); `options` are that source's other options.
+  Pairs take the one scoring path (`scoring.run_scoring`): admitted as one item each, under the request
+  deadline, counted as source `<source>.compare`, and recorded in the audit log as kind `compare` (completion
+  = a, reference = b, value = P(a is better), as the judge's pairwise mode would score them).
 """
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from referee.judges import (
@@ -25,12 +31,12 @@ from referee.judges import (
     Pair,
     constitution_library,
 )
-from referee.verifiers import ConfigError, UnscoredReason
+from referee.verifiers import ConfigError, Sample, Score, UnscoredReason
 
-from .admission import Overloaded
 from .auth import require_api_key
 from .errors import ApiError
 from .schemas import ErrorBody
+from .scoring import request_id, run_scoring
 
 __all__ = ["router"]
 
@@ -77,15 +83,61 @@ class ConstitutionsResponse(BaseModel):
 class CompareRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    constitution: str | InlineConstitution = Field(
-        "hhh", description="'name' (latest), 'name@version', or an inline {principles: [{id, text, weight}]}.")
+    source: str = Field(
+        "judge", description="The source that compares: `judge` (an LLM judge against `constitution`, both "
+        "presentation orders) or `reward_model` (Bradley-Terry on a learned reward; no order swap needed).")
+    constitution: str | InlineConstitution | None = Field(
+        None, description="For the judge: 'name' (latest), 'name@version', or an inline {principles: [{id, text, "
+        "weight}]}; default 'hhh'. Other sources take none.")
     pairs: list[Pair] = Field(min_length=1, description="The pairs to judge.")
     options: dict[str, Any] = Field(
-        default_factory=dict, description="Other options of the `judge` source (method, length_penalty, ...).")
+        default_factory=dict, description="Other options of that source (the judge's method, length_penalty, ...).")
 
 
 class CompareResponse(BaseModel):
     comparisons: list[Comparison] = Field(description="One per pair, in order.")
+    request_id: str = Field(description="Also in the X-Request-ID header; the audit log records the pairs under it.")
+
+
+@runtime_checkable
+class Comparer(Protocol):
+    """A source that can say which of two replies is better: the judge, a reward model."""
+
+    name: str
+    version: str
+
+    async def compare(self, pairs: Sequence[Pair]) -> list[Comparison]: ...
+
+
+class PairJudge:
+    """A source's `compare` as a reward source over samples (prompt, completion = a, reference = b), so pairs
+    take the one scoring path. A `Score` carries the whole `Comparison` (`comparison_of` reads it back)."""
+
+    def __init__(self, judge: Comparer) -> None:
+        self.judge = judge
+        self.name = f"{judge.name}.compare"
+        self.version = judge.version
+
+    async def score(self, batch: Sequence[Sample]) -> list[Score]:
+        pairs = [Pair(prompt=s.prompt, a=s.completion, b=s.reference or "") for s in batch]
+        return [self._score(c) for c in await self.judge.compare(pairs)]
+
+    def _score(self, c: Comparison) -> Score:
+        details = {**c.details, "consistent": c.consistent,
+                   "principles": {k: v.model_dump(mode="json") for k, v in c.principles.items()}}
+        if c.p_a_better is None:
+            return Score.unscored(c.reason or UnscoredReason.SOURCE_ERROR, c.error or "unscored",
+                                  source=self.judge.name, version=self.version, **details)
+        return Score(value=c.p_a_better, source=self.judge.name, version=self.version, details=details)
+
+
+def comparison_of(score: Score) -> Comparison:
+    details = dict(score.details)
+    consistent = details.pop("consistent", None)
+    principles = details.pop("principles", {})
+    error = details.pop("error", None)
+    return Comparison(p_a_better=score.value, consistent=consistent, reason=score.reason, error=error,
+                      principles=principles, details=details)
 
 
 def _versions(request: Request, name: str, *, full: bool) -> ConstitutionOut:
@@ -122,8 +174,8 @@ async def get_constitution(name: str, request: Request) -> ConstitutionOut:
 
 
 @router.post("/v1/compare", response_model=CompareResponse, responses=_ERRORS,
-             summary="P(a is better) per pair, averaged over both presentation orders")
-async def compare(body: CompareRequest, request: Request) -> CompareResponse:
+             summary="P(a is better) per pair: the judge in both presentation orders, or a reward model")
+async def compare(body: CompareRequest, request: Request, response: Response) -> CompareResponse:
     state = request.app.state
     settings = state.settings
     if len(body.pairs) > settings.max_items:
@@ -134,22 +186,23 @@ async def compare(body: CompareRequest, request: Request) -> CompareResponse:
                 raise ApiError(422, f"pairs[{i}].{field} exceeds max_field_chars={settings.max_field_chars}")
     if "constitution" in body.options:
         raise ConfigError("options.constitution: give the constitution at the top level of the body")
-    judge = state.sources.build("judge", {**body.options, "constitution": _plain(body.constitution)})
-    if not isinstance(judge, Judge):
+    options = dict(body.options)
+    if body.source == "judge":
+        options["constitution"] = _plain(body.constitution if body.constitution is not None else "hhh")
+    elif body.constitution is not None:
+        raise ConfigError(f"constitution: source {body.source!r} takes no constitution (it is a learned scorer); "
+                          "leave the field out, or use source 'judge'")
+    judge = state.sources.build(body.source, options)
+    if body.source == "judge" and state.registry.get("judge") is not Judge:  # by class: on Ray `judge` is a proxy
         raise ApiError(404, "the `judge` source of this service is not referee's judge; /v1/compare needs it")
-    try:
-        async with state.admission.admit(len(body.pairs)):
-            try:
-                async with asyncio.timeout(settings.request_timeout_s):
-                    comparisons = await judge.compare(body.pairs)
-            except TimeoutError:
-                comparisons = [Comparison(
-                    p_a_better=None, consistent=None, reason=UnscoredReason.TIMEOUT, principles={}, details={},
-                    error=f"the request deadline of {settings.request_timeout_s:g}s passed; send fewer pairs")
-                    for _ in body.pairs]
-    except Overloaded as exc:
-        raise ApiError(503, str(exc), headers={"retry-after": str(exc.retry_after_s)}) from exc
-    return CompareResponse(comparisons=comparisons)
+    if not isinstance(judge, Comparer):
+        raise ApiError(422, f"source: {body.source!r} cannot compare two replies (it has no `compare`); use "
+                       "'judge' or 'reward_model'")
+    samples = [Sample(prompt=p.prompt, completion=p.a, reference=p.b) for p in body.pairs]
+    scores = await run_scoring(request, PairJudge(judge), samples, kind="compare")
+    rid = request_id(request)
+    response.headers["x-request-id"] = rid
+    return CompareResponse(comparisons=[comparison_of(s) for s in scores], request_id=rid)
 
 
 def _plain(constitution: str | InlineConstitution) -> Any:

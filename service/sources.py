@@ -85,13 +85,15 @@ class EnabledSources:
     def info(self) -> list[SourceInfo]:
         return [self.registry.info(n) for n in self._names]
 
-    def build(self, name: str, options: Mapping[str, Any]) -> RewardSource:
+    def build(self, name: str, options: Mapping[str, Any], *, operator: bool = False) -> RewardSource:
+        """The enabled source `name` with the operator's options overridden by `options`. `operator=True`
+        only where the service itself chooses `options` (never from a request): operator-only fields allowed."""
         if name in self.unavailable:
             raise RegistryError(f"source {name!r} is installed but cannot run on this host: {self.unavailable[name]}")
         if name not in self._names:
             raise UnknownSourceError(name, self._names)
         locked = _operator_only(self.registry.get(name).Config)
-        asked = sorted(locked & set(options))
+        asked = [] if operator else sorted(locked & set(options))
         if asked:
             raise ConfigError(f"option(s) {', '.join(asked)} of source {name!r} can only be set by the operator "
                               "(service setting source_options), not per request")

@@ -89,9 +89,9 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from referee.judges.embedded import embedded_model_path
+    from referee.judges import cache_dir, embedded_model_path
 
-    tokenizer = AutoTokenizer.from_pretrained(embedded_model_path(Path("~/.cache/referee").expanduser()))
+    tokenizer = AutoTokenizer.from_pretrained(embedded_model_path(cache_dir()))
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                          num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
@@ -99,6 +99,31 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
                          bos_token_id=tokenizer.bos_token_id, tie_word_embeddings=True)
     folder = tmp_path_factory.mktemp("tiny")
     LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_reward_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer LlamaForSequenceClassification with one output (a reward model's shape), the embedded model's
+    tokenizer and chat template, random weights: for the `reward_model` source's tests, which need a real
+    model to run, not a good one. head_dim 64: vLLM's CPU attention supports no smaller."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForSequenceClassification
+
+    from referee.judges.embedded import embedded_model_path
+
+    tokenizer = AutoTokenizer.from_pretrained(embedded_model_path(Path("~/.cache/referee").expanduser()))
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512, num_labels=1,
+                         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                         bos_token_id=tokenizer.bos_token_id)
+    model = LlamaForSequenceClassification(config)
+    with torch.no_grad():  # a random head of std 0.02 gives rewards all near 0; spread them so they differ
+        model.score.weight.normal_(0, 1.0)
+    folder = tmp_path_factory.mktemp("tiny-rm")
+    model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
 

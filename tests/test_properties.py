@@ -63,7 +63,10 @@ def test_hedging_over_several_answers_is_never_credited(working: str, gold: int,
     options = [gold, *others]
     assert not verify(g, parse_answer(f"{working}\nThe answer is " + " or ".join(map(str, options)) + "."))
     assert not verify(g, parse_answer(f"{working}\n" + " ".join(f"\\boxed{{{o}}}" for o in options)))
-    assert not verify(g, parse_answer(f"{working}\n\\boxed{{{' = '.join(map(str, options))}}}"))
+    # a chain states its last part only: the gold earlier in it, before a wrong last value, never counts
+    wrong_last = [o for o in others if o != gold][-1]
+    chain = " = ".join(map(str, [*options, wrong_last]))
+    assert not verify(g, parse_answer(f"{working}\n\\boxed{{{chain}}}"))
 
 
 @SETTINGS

@@ -70,8 +70,8 @@ class Progress(TrainerCallback):
     _SHOWN = (("reward", "reward"), ("heldout/accuracy", "heldout"), ("kl", "kl"), ("time/step", "s/step"),
               ("time/reward_share", "reward_share"))
 
-    def __init__(self, writer: MetricsWriter, *, enabled: bool = True) -> None:
-        self.writer, self.enabled = writer, enabled
+    def __init__(self, writer: MetricsWriter, *, enabled: bool = True, label: str = "train") -> None:
+        self.writer, self.enabled, self.label = writer, enabled, label
         self._bar: Any = None
         self._shown: dict[str, str] = {}
 
@@ -80,7 +80,7 @@ class Progress(TrainerCallback):
         if self.enabled:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=state.max_steps, initial=state.global_step, desc="grpo", dynamic_ncols=True)
+            self._bar = tqdm(total=state.max_steps, initial=state.global_step, desc=self.label, dynamic_ncols=True)
             self._update()
 
     def _update(self) -> None:

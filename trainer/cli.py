@@ -2,7 +2,8 @@
 
     referee train --source math --dataset arithmetic --max_steps 2 --output_dir runs/demo
     referee train --config cfg.yaml --beta 0          # YAML first, flags override it
-    referee train --help                              # every flag: ours, GRPOConfig's, ModelConfig's
+    referee train --output_dir runs/demo --resume true --max_steps 4   # the same run, continued to step 4
+    referee train --help                              # every flag: ours first, then GRPOConfig's, ModelConfig's
     referee train --algo ppo --source math --max_steps 2 --output_dir runs/ppo   # PPO instead of GRPO
     referee report runs/demo                          # PNG plots and a summary of the curves
 """
@@ -33,31 +34,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=_report)
 
 
-def _algo(argv: list[str]) -> tuple[str, list[str]]:
-    """`--algo NAME` (or `--algo=NAME`) taken out of the flags that go to TRL's parser."""
-    for i, arg in enumerate(argv):
-        if arg == "--algo" and i + 1 < len(argv):
-            return argv[i + 1], argv[:i] + argv[i + 2:]
-        if arg.startswith("--algo="):
-            return arg.partition("=")[2], argv[:i] + argv[i + 1:]
-    return "grpo", argv
-
-
 def _train(args: argparse.Namespace) -> int:
-    algo, argv = _algo(list(args.argv))
-    if algo == "ppo":
-        from .ppo import train as train_ppo
-        from .ppo_config import parse_ppo_args
+    from .run import done, run
 
-        out = train_ppo(*parse_ppo_args(argv))
-    elif algo == "grpo":
-        from .config import parse_train_args
-        from .grpo import train
-
-        out = train(*parse_train_args(argv))
-    else:
-        raise ConfigError(f"--algo must be 'grpo' or 'ppo', got {algo!r}")
-    print(f"done: model, metrics.jsonl and checkpoints in {out}; plot them with `referee report {out}`")
+    print(done(run(args.argv)))
     return 0
 
 
@@ -66,8 +46,6 @@ def _report(args: argparse.Namespace) -> int:
     from .report import summarize, write_report
 
     if not (args.run_dir / METRICS_FILE).is_file():
-        from referee.verifiers import ConfigError
-
         raise ConfigError(f"{args.run_dir} has no {METRICS_FILE}; give the --output_dir of a training run")
     for path in write_report(args.run_dir, args.out):
         print(f"wrote {path}")

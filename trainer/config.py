@@ -2,7 +2,8 @@
 
     args, grpo, model = parse_train_args(["--config", "cfg.yaml", "--beta", "0"])
 
-Parsed the TRL way (`trl.TrlParser`): every field of the three dataclasses is a flag (`--max_steps` or
+Parsed by `referee.trainer.parser` (TRL's `TrlParser`, with one-line errors, grouped help and the saved run
+configuration that `--resume` reloads): every field of the three dataclasses is a flag (`--max_steps` or
 `--max-steps`); `--config file.yaml` sets values first, flags on the command line override them. Our
 defaults differ from TRL's where a small CPU run needs it (`TRAIN_DEFAULTS`); the important one:
 
@@ -18,15 +19,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from referee.verifiers import ConfigError
+from referee.verifiers import ConfigError, parse_source
+
+from .parser import ALGOS, parse_config
 
 if TYPE_CHECKING:
     from trl import GRPOConfig, ModelConfig
 
-__all__ = ["EMBEDDED", "TRAIN_DEFAULTS", "RefereeArgs", "parse_source", "parse_train_args"]
+__all__ = ["EMBEDDED", "TRAIN_DEFAULTS", "RefereeArgs", "parse_train_args"]
 
 EMBEDDED = "embedded"
 
@@ -49,8 +53,10 @@ TRAIN_DEFAULTS: dict[str, Any] = {
 
 @dataclass
 class RefereeArgs:
-    """What referee adds to TRL's configs: where rewards come from, the data, and held-out evaluation."""
+    """What referee adds to TRL's configs: where rewards come from, the data, held-out evaluation, the run folder."""
 
+    algo: str = field(default="grpo", metadata={
+        "help": "Training algorithm: grpo (TRL's GRPOTrainer) or ppo (value head, GAE, KL penalty; trainer/ppo.py)."})
     source: str = field(default="math", metadata={
         "help": "Reward source name (see `referee sources`), or a weighted mix written 'math:1.0,judge:0.2'."})
     source_options: dict[str, Any] | str | None = field(default=None, metadata={
@@ -59,16 +65,18 @@ class RefereeArgs:
     service_url: str | None = field(default=None, metadata={
         "help": "URL of a running reward service; if unset, one is started on loopback and stopped afterwards."})
     api_key: str | None = field(default=None, metadata={
-        "help": "Bearer key for the service (default: the REFEREE_API_KEY environment variable)."})
+        "help": "Bearer key for the service (default: the REFEREE_API_KEY environment variable); never saved."})
     service_deadline: float = field(default=300.0, metadata={
         "help": "Seconds to keep retrying an unreachable service before saving a checkpoint and stopping."})
     dataset: str = field(default="arithmetic", metadata={
-        "help": "Built-in set (arithmetic, code, open), or a local .jsonl/.json/.parquet file or saved dataset."})
+        "help": "Built-in set (arithmetic, arithmetic-multistep, code, open), or a local .jsonl/.json/.parquet file "
+                "or saved dataset."})
     dataset_split: str = field(default="train", metadata={
         "help": "Split to read from a saved DatasetDict."})
     prompt_column: str = field(default="prompt", metadata={"help": "Column holding the prompt."})
     reference_column: str | None = field(default="reference", metadata={
-        "help": "Column holding the gold answer or tests; none if the source needs no reference."})
+        "help": "Column holding the gold answer (math, exact) or the tests (code) the source checks against; "
+                "none if the source needs no reference (judge)."})
     metadata_column: str | None = field(default="metadata", metadata={
         "help": "Column of per-row dicts passed as each sample's metadata (e.g. entry_point for code)."})
     system_prompt: str | None = field(default=None, metadata={
@@ -83,14 +91,23 @@ class RefereeArgs:
         "help": "Evaluate the held-out prompts (greedy) every this many steps and at the start; 0 turns it off."})
     heldout_source: str | None = field(default=None, metadata={
         "help": "Source that scores the held-out prompts (default: --source)."})
+    max_unscored_steps: int = field(default=3, metadata={
+        "help": "Stop the run when every reward of this many consecutive steps is unscored (e.g. a dataset without "
+                "its reference column): it would train on nothing. 0 never stops."})
     resume: bool = field(default=False, metadata={
-        "help": "Continue from the newest complete checkpoint in --output_dir (e.g. after a crash)."})
+        "help": "Continue the run in --output_dir from its newest complete checkpoint, with the configuration "
+                "saved in its run_config.yaml; flags given now override the saved ones."})
     overwrite: bool = field(default=False, metadata={
         "help": "Start afresh in an --output_dir that holds checkpoints of an earlier run, deleting them."})
-    model_cache_dir: str = field(default="~/.cache/referee", metadata={
-        "help": "Where the embedded model is materialised as safetensors (model_name_or_path 'embedded')."})
+    model_cache_dir: str | None = field(default=None, metadata={
+        "help": "Where the embedded model is materialised as safetensors (model_name_or_path 'embedded'); "
+                "default: $REFEREE_CACHE or ~/.cache/referee."})
+    run_config: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    """What the command line and --config file gave (not the defaults): saved with the run for --resume."""
 
     def __post_init__(self) -> None:
+        if self.algo not in ALGOS:
+            raise ConfigError(f"algo must be one of {', '.join(ALGOS)}, got {self.algo!r}")
         if isinstance(self.source_options, str):
             try:
                 self.source_options = json.loads(self.source_options)
@@ -98,60 +115,48 @@ class RefereeArgs:
                 raise ConfigError(f"source_options must be a JSON object, got {self.source_options!r}: {exc}") from exc
         if self.source_options is not None and not isinstance(self.source_options, dict):
             raise ConfigError(f"source_options must be a JSON object, got {self.source_options!r}")
-        parse_source(self.source)  # fail fast on a malformed mix
+        self.reward_spec()  # fail fast on a malformed mix or options naming no component
+        if self.heldout_source is not None:
+            parse_source(self.heldout_source)
         if self.service_deadline <= 0:
             raise ConfigError(f"service_deadline must be > 0 seconds, got {self.service_deadline}")
-        if self.heldout_steps < 0 or self.heldout_size < 0:
-            raise ConfigError(f"heldout_steps and heldout_size must be >= 0, got {self.heldout_steps} and "
-                              f"{self.heldout_size}; set heldout_steps 0 to turn held-out evaluation off")
+        if self.heldout_steps < 0 or self.heldout_size < 0 or self.max_unscored_steps < 0:
+            raise ConfigError(f"heldout_steps, heldout_size and max_unscored_steps must be >= 0, got "
+                              f"{self.heldout_steps}, {self.heldout_size} and {self.max_unscored_steps}; 0 turns "
+                              "held-out evaluation, or the unscored stop, off")
         if self.api_key is None:
             self.api_key = os.environ.get("REFEREE_API_KEY") or None
 
     def reward_spec(self) -> tuple[str | list[dict[str, Any]], dict[str, Any]]:
         """The `source` and request `options` to send to the service."""
-        options = dict(self.source_options) if isinstance(self.source_options, dict) else {}
-        weights = parse_source(self.source)
-        if len(weights) == 1 and weights[0][1] == 1.0 and ":" not in self.source:
-            return weights[0][0], options
-        mix = [{"source": name, "weight": w, "options": options.pop(name, {})} for name, w in weights]
-        return mix, options
+        return parse_source(self.source).request(self.source_options if isinstance(self.source_options, dict)
+                                                 else None)
+
+    def heldout_spec(self) -> tuple[str | list[dict[str, Any]], dict[str, Any]]:
+        """What scores the held-out answers: `--heldout_source` (no options), or the training reward."""
+        if self.heldout_source is None or self.heldout_source == self.source:
+            return self.reward_spec()
+        return parse_source(self.heldout_source).request()
 
     def source_names(self) -> list[str]:
-        names = [name for name, _ in parse_source(self.source)]
+        names = parse_source(self.source).names
         if self.heldout_source:
-            names += [name for name, _ in parse_source(self.heldout_source) if name not in names]
+            names += [name for name in parse_source(self.heldout_source).names if name not in names]
         return names
 
 
-def parse_source(text: str) -> list[tuple[str, float]]:
-    """'math' -> [('math', 1.0)]; 'math:1,judge:0.2' -> [('math', 1.0), ('judge', 0.2)]."""
-    out = []
-    for part in text.split(","):
-        name, _, weight = part.strip().partition(":")
-        try:
-            w = float(weight) if weight else 1.0
-        except ValueError:
-            w = float("nan")
-        if not name or w != w:
-            raise ConfigError(f"source must be a name or 'name:weight,name:weight', got {text!r}")
-        out.append((name, w))
-    if len({n for n, _ in out}) != len(out):
-        raise ConfigError(f"source {text!r} names a source twice")
-    return out
-
-
-def parse_train_args(argv: list[str] | None = None) -> tuple[RefereeArgs, GRPOConfig, ModelConfig]:
+def parse_train_args(argv: Sequence[str] | None = None) -> tuple[RefereeArgs, GRPOConfig, ModelConfig]:
     """Parse `--config file.yaml` and flags into (RefereeArgs, GRPOConfig, ModelConfig), with our defaults."""
     import torch
-    from trl import GRPOConfig, ModelConfig, TrlParser
+    from trl import GRPOConfig, ModelConfig
 
-    parser = TrlParser((RefereeArgs, GRPOConfig, ModelConfig), prog="referee train",  # type: ignore[arg-type]
-                       description="GRPO with TRL against a reward source of the referee service.")
     cuda = torch.cuda.is_available()
     defaults = dict(TRAIN_DEFAULTS)
     if "activation_checkpointing" not in {f.name for f in dataclasses.fields(GRPOConfig)}:  # transformers < 5.20
         defaults["gradient_checkpointing"] = defaults.pop("activation_checkpointing")
     # bf16 and pinned memory only where there is a GPU: on CPU, bf16 autocast is slow and pinning warns.
-    parser.set_defaults(**defaults, bf16=cuda, dataloader_pin_memory=cuda, model_name_or_path=EMBEDDED)
-    args, grpo, model = parser.parse_args_and_config(argv)
+    defaults.update(algo="grpo", bf16=cuda, dataloader_pin_memory=cuda, model_name_or_path=EMBEDDED)
+    args, grpo, model = parse_config((RefereeArgs, GRPOConfig, ModelConfig), defaults, argv, prog="referee train",
+                                     description="GRPO (or --algo ppo) against a reward source of the referee "
+                                     "service. Flags take underscores or hyphens.")
     return args, grpo, model

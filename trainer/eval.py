@@ -1,6 +1,6 @@
 """Held-out evaluation: greedy answers to a fixed prompt set, scored by the verifier through the service.
 
-    result = evaluate(model, tokenizer, rows, reward, max_new_tokens=128)
+    result = evaluate(model, tokenizer, rows, score, max_new_tokens=128)   # score: samples -> Scores
     result.metrics   # {"heldout/accuracy": 0.42, "heldout/reward": 0.42, "heldout/unscored_frac": 0.0, ...}
 
 The prompts never appear in training and decoding is greedy, so the number moves only when the policy
@@ -18,17 +18,22 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from .metrics import MetricsWriter
-from .reward_fn import ServiceReward
+from referee.verifiers import Sample, Score
 
-__all__ = ["EvalResult", "HeldOutEval", "evaluate"]
+from .metrics import MetricsWriter
+from .reward_fn import to_samples
+
+__all__ = ["EvalResult", "HeldOutEval", "Scorer", "evaluate"]
+
+Scorer = Callable[[Sequence[Sample]], list[Score]]
+"""Scores a batch through the service, one `Score` per sample (e.g. a `RewardClient.score` with its source)."""
 
 
 @dataclass
@@ -69,21 +74,18 @@ def _generate(model: Any, tokenizer: Any, prompts: Sequence[Any], max_new_tokens
     return completions, lengths
 
 
-def evaluate(model: Any, tokenizer: Any, rows: Sequence[Mapping[str, Any]], reward: ServiceReward, *,
+def evaluate(model: Any, tokenizer: Any, rows: Sequence[Mapping[str, Any]], score: Scorer, *,
              max_new_tokens: int = 128, batch_size: int = 32) -> EvalResult:
-    """Greedy completions of `rows` (columns `prompt`, `reference`, `metadata`), scored by `reward`."""
-    import asyncio
-
+    """Greedy completions of `rows` (columns `prompt`, `reference`, `metadata`), scored by `score`."""
     if not rows:
         return EvalResult({})
     prompts = [r["prompt"] for r in rows]
     start = time.perf_counter()
     completions, lengths = _generate(model, tokenizer, prompts, max_new_tokens, batch_size)
     generated = time.perf_counter()
-    values = asyncio.run(reward(prompts=prompts, completions=completions,
-                                reference=[r.get("reference") for r in rows],
-                                metadata=[r.get("metadata") for r in rows]))
-    scores = reward.last_scores
+    scores = score(to_samples(prompts, completions, [r.get("reference") for r in rows],
+                              [r.get("metadata") for r in rows]))
+    values = [s.value for s in scores]
     scored = [v for v in values if v is not None]
     metrics = {
         "heldout/accuracy": sum(1 for v in scored if v >= 1.0) / len(values),
@@ -103,15 +105,15 @@ def evaluate(model: Any, tokenizer: Any, rows: Sequence[Mapping[str, Any]], rewa
 class HeldOutEval(TrainerCallback):
     """Evaluates the held-out rows before training, every `every` steps, and after the last step."""
 
-    def __init__(self, rows: Sequence[Mapping[str, Any]], reward: ServiceReward, writer: MetricsWriter, *,
+    def __init__(self, rows: Sequence[Mapping[str, Any]], score: Scorer, writer: MetricsWriter, *,
                  every: int, max_new_tokens: int, output_dir: Path, enabled: bool = True) -> None:
-        self.rows, self.reward, self.writer = list(rows), reward, writer
+        self.rows, self.score, self.writer = list(rows), score, writer
         self.every, self.max_new_tokens, self.output_dir = every, max_new_tokens, Path(output_dir)
         self.enabled = enabled and every > 0 and bool(self.rows)
         self._last_step = -1
 
     def _run(self, state: TrainerState, kwargs: dict[str, Any]) -> dict[str, float]:
-        result = evaluate(kwargs["model"], kwargs["processing_class"], self.rows, self.reward,
+        result = evaluate(kwargs["model"], kwargs["processing_class"], self.rows, self.score,
                           max_new_tokens=self.max_new_tokens)
         self._last_step = state.global_step
         folder = self.output_dir / "heldout"

@@ -3,7 +3,8 @@
 - generation and reward time go into the `StepClock` (the step-time split);
 - the spread of completion lengths (`completions/std_length`; TRL logs mean, min and max);
 - every completion with its score or unscored reason is appended to `<output_dir>/completions.jsonl`,
-  so what the policy learned to write can be read next to the curves.
+  so what the policy learned to write can be read next to the curves;
+- the scores go to the run's `UnscoredWatch`, which stops a run whose every reward stays unscored.
 
 It overrides two private methods of TRL 1.16 (`_generate`, `_calculate_rewards`) by wrapping them: the
 seams TRL itself times with `profiling_context`. `tests/trainer/test_grpo.py` fails if they move.
@@ -28,6 +29,7 @@ from referee.verifiers import Score
 
 from .callbacks import StepClock
 from .reward_fn import ServiceReward, as_text
+from .run import UnscoredWatch
 
 __all__ = ["InstrumentedGRPOTrainer"]
 
@@ -54,10 +56,12 @@ def _reload_in_place(generation: Any) -> None:
 
 
 class InstrumentedGRPOTrainer(GRPOTrainer):
-    def __init__(self, *args: Any, clock: StepClock, completions_file: Path | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, clock: StepClock, completions_file: Path | None = None,
+                 unscored_watch: UnscoredWatch | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.clock = clock
         self.completions_file = completions_file
+        self.unscored_watch = unscored_watch
         if self.use_vllm and getattr(self.args, "vllm_mode", None) == "colocate" and _vllm_reloads_in_place():
             generation = self.vllm_generation
             generation.sync_weights = lambda: _reload_in_place(generation)  # type: ignore[method-assign]
@@ -87,17 +91,23 @@ class InstrumentedGRPOTrainer(GRPOTrainer):
         with self.clock.measure("reward"):
             rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         training = self.model is not None and self.model.training
+        scores = self._scores(len(prompts))
         if self.completions_file is not None and self.accelerator.is_main_process and training:
-            self._write_completions(inputs, prompts, completions)
+            self._write_completions(inputs, prompts, completions, scores)
+        if self.unscored_watch is not None and scores is not None and training:
+            self.unscored_watch.observe(scores)
         return rewards
 
-    def _write_completions(self, inputs: list[dict[str, Any]], prompts: list[Any], completions: list[Any]) -> None:
-        assert self.completions_file is not None
-        scores: list[Score] | None = None
+    def _scores(self, n: int) -> list[Score] | None:
+        """The full scores of the batch just rewarded, from the first `ServiceReward` (TRL sees only values)."""
         for func in self.reward_funcs:
-            if isinstance(func, ServiceReward) and len(func.last_scores) == len(prompts):
-                scores = func.last_scores
-                break
+            if isinstance(func, ServiceReward) and len(func.last_scores) == n:
+                return func.last_scores
+        return None
+
+    def _write_completions(self, inputs: list[dict[str, Any]], prompts: list[Any], completions: list[Any],
+                           scores: list[Score] | None) -> None:
+        assert self.completions_file is not None
         with open(self.completions_file, "a") as f:
             for i, (row, prompt, completion) in enumerate(zip(inputs, prompts, completions, strict=True)):
                 record: dict[str, Any] = {"step": self.state.global_step + 1,

@@ -1,17 +1,18 @@
 """PPO with a value head, GAE and a KL penalty, against a reward source of the referee service, top to bottom.
 
-    python -m referee.trainer.ppo --config cfg.yaml            # or: referee train --algo ppo --config cfg.yaml
-    python -m referee.trainer.ppo --source math --dataset arithmetic --max_steps 2 --output_dir runs/ppo-demo
-    python -m referee.trainer.ppo --output_dir runs/ppo-demo --resume   # continue after a crash (kill -9)
+    referee train --algo ppo --source math --dataset arithmetic --max_steps 2 --output_dir runs/ppo-demo
+    referee train --algo ppo --config cfg.yaml          # or: python -m referee.trainer.ppo --config cfg.yaml
+    referee train --output_dir runs/ppo-demo --resume true   # the same run, after a crash (kill -9)
 
-Flags: `python -m referee.trainer.ppo --help` (`RefereeArgs` as for GRPO, `PPOConfig`, TRL's `ModelConfig`;
+Flags: `referee train --algo ppo --help` (`RefereeArgs` as for GRPO, `PPOConfig`, TRL's `ModelConfig`;
 `referee.trainer.ppo_config` explains the defaults). The algorithm is PPO (Schulman et al. 2017) as RLHF
 uses it (Ziegler et al. 2019; Stiennon et al. 2020; Ouyang et al. 2022), in their notation. One step:
 
 1. Rollouts: B prompts x from the data; one completion y ~ π_θold(· | x) each (transformers `generate`, or
    vLLM with `--use_vllm`), sampled at `--temperature` with no top-k/top-p, so the behaviour policy is π_θold.
-2. Scores: R(x, y) from the reward service (`ServiceReward`: any source or weighted mix), one call per
-   step. An unscored rollout (the service could not score it) is dropped from the step, never trained on as 0.
+2. Scores: R(x, y) from the reward service (`RewardClient`: any source or weighted mix), one call per
+   step. An unscored rollout (the service could not score it) is dropped from the step, never trained on as 0;
+   a run whose every rollout stays unscored for `--max_unscored_steps` steps stops, naming the reason.
 3. Old log-probs, values and reference log-probs, without gradients: log π_θold(y_t | s_t), V(s_t) (the value
    head on the same trunk, `value_head.py`), log π_ref(y_t | s_t) (the frozen starting policy).
 4. Per-token rewards (`kl.py`): r_t = −β (log π_θold − log π_ref)(y_t | s_t), plus R(x, y) on the last token.
@@ -23,9 +24,10 @@ uses it (Ziegler et al. 2019; Stiennon et al. 2020; Ouyang et al. 2022), in thei
        L^V    = ½ E_t[max((V_θ(s_t) − Ĝ_t)², (V_old(s_t) + clip(V_θ(s_t) − V_old(s_t), ±ε_V) − Ĝ_t)²)]
 7. β adapts towards `--target_kl` if one is set (Ziegler et al.); else it stays fixed.
 
-Around the loop, GRPO's machinery is reused as is: the data and held-out set (`data.py`), the local
-service when no `--service_url` is given, the callbacks (step-time split, JSONL + TensorBoard metrics,
-held-out evaluation, progress bar), the output folder rules and `checkpoint-N` folders (`--resume`).
+Around the loop, the scaffold GRPO uses too (`run.py`): the output folder rules and the saved run
+configuration (`--resume`), the local service when no `--service_url` is given and one retry policy, the
+callbacks (step-time split, JSONL + TensorBoard metrics, held-out evaluation, progress bar); and the data and
+held-out set (`data.py`).
 A checkpoint holds the policy (a plain causal LM), `value_head.safetensors`, the optimiser and scheduler,
 `ppo_state.json` (β, the reference model) and, written last, `trainer_state.json`. Every step reseeds from
 (seed, step), so a resumed run samples what the uninterrupted run would have.
@@ -39,7 +41,6 @@ One process, one device (CPU or one GPU); vLLM may use its own GPU in server mod
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import math
@@ -52,11 +53,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from referee.verifiers import ConfigError, RefereeError
+from referee.verifiers import ConfigError
 
-from .config import EMBEDDED, RefereeArgs
-from .grpo import COMPLETIONS_FILE, TrainingError, _check_installed, _check_sources, _prepare_output_dir, resolve_model
-from .ppo_config import PPOConfig, parse_ppo_args
+from .config import RefereeArgs
+from .ppo_config import PPOConfig
+from .run import (
+    COMPLETIONS_FILE,
+    UnscoredWatch,
+    heldout_scorer,
+    main,
+    prepare_output_dir,
+    resolve_model,
+    reward_client,
+    run_hooks,
+    samples_of,
+    service_lost,
+    start_reward_service,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -65,7 +78,7 @@ if TYPE_CHECKING:
 
     from .value_head import PolicyWithValueHead
 
-__all__ = ["PPO_STATE_FILE", "main", "train"]
+__all__ = ["PPO_STATE_FILE", "train"]
 
 PPO_STATE_FILE = "ppo_state.json"
 
@@ -253,30 +266,25 @@ def train(args: RefereeArgs, cfg: PPOConfig, model_args: ModelConfig,
     from trl.trainer.utils import entropy_from_logits
 
     from referee.service.client import RewardServiceError
-    from referee.service.local import LocalService
 
-    from .callbacks import Progress, StepClock
     from .data import load_prompts
-    from .eval import HeldOutEval
     from .gae import explained_variance, gae, masked_mean, masked_whiten
     from .kl import KLController, kl_shaped_rewards
-    from .metrics import MetricsWriter
-    from .reward_fn import ServiceReward, as_text
+    from .reward_fn import as_text, reward_metrics
     from .value_head import PolicyWithValueHead
 
+    if args.algo != "ppo":
+        raise ConfigError(f"this is the PPO trainer, but algo is {args.algo!r}; use `referee train --algo {args.algo}`")
     if model_args.use_peft:
         raise ConfigError("PPO trains the full model; --use_peft (LoRA) is offered for GRPO only so far")
-    out = Path(cfg.output_dir or "runs/ppo")
-    resume_from = _prepare_output_dir(out, args.resume, args.overwrite)
-    out.mkdir(parents=True, exist_ok=True)
+    out, resume_from = prepare_output_dir(args, cfg.output_dir, cfg.max_steps)
     device = torch.device("cuda" if torch.cuda.is_available() and not cfg.use_cpu else "cpu")
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if cfg.bf16 and device.type == "cuda"
                 else nullcontext())
 
     # The policy π_θ with its value head, and the frozen reference π_ref: the starting policy, also on resume.
     saved = json.loads((resume_from / PPO_STATE_FILE).read_text()) if resume_from else {}
-    reference_path = saved.get("reference") or resolve_model(model_args.model_name_or_path or EMBEDDED,
-                                                             args.model_cache_dir)
+    reference_path = saved.get("reference") or resolve_model(model_args.model_name_or_path, args.model_cache_dir)
     dtype = model_args.dtype if model_args.dtype in (None, "auto") else getattr(torch, model_args.dtype)
     load = {"dtype": dtype, "attn_implementation": model_args.attn_implementation}
     policy: Any = AutoModelForCausalLM.from_pretrained(str(resume_from or reference_path), **load)
@@ -335,26 +343,18 @@ def train(args: RefereeArgs, cfg: PPOConfig, model_args: ModelConfig,
     control = TrainerControl()
 
     with ExitStack() as stack:
-        # 2. The reward service: the one given, or one started here for the run.
-        url = args.service_url
-        if url is None:
-            _check_installed(args.source_names())
-            url = stack.enter_context(LocalService(sources=args.source_names(), log_path=out / "service.log")).url
-        _check_sources(url, args.source_names(), args.api_key)
+        # 2. The reward service: the one given, or one started here for the run; one client for the whole run.
+        url = start_reward_service(stack, args, out)
+        client = stack.enter_context(reward_client(url, args))
         source, options = args.reward_spec()
-        reward = ServiceReward(url, source, options, api_key=args.api_key, deadline=args.service_deadline)
-        heldout_source = args.heldout_source or args.source
-        heldout_reward = (reward if heldout_source == args.source else
-                          ServiceReward(url, heldout_source, api_key=args.api_key, deadline=args.service_deadline))
+        name = source if isinstance(source, str) else "mix"  # what the metrics are logged under, as GRPO's
+        watch = UnscoredWatch(args)
 
-        writer = MetricsWriter(out)
-        clock = StepClock(writer)
-        heldout = HeldOutEval(heldout_rows, heldout_reward, writer, every=args.heldout_steps,
-                              max_new_tokens=cfg.max_completion_length, output_dir=out)
-        handler = CallbackHandler([DefaultFlowCallback(), clock, heldout, writer,
-                                   Progress(writer, enabled=not cfg.disable_tqdm), *callbacks],
-                                  policy, tokenizer, optimizer, scheduler)
-        stack.callback(writer.close)
+        hooks = run_hooks(args, out, heldout_rows, heldout_scorer(client, args),
+                          max_new_tokens=cfg.max_completion_length, progress=not cfg.disable_tqdm, extra=callbacks)
+        clock = hooks.clock
+        handler = CallbackHandler([DefaultFlowCallback(), *hooks.callbacks], policy, tokenizer, optimizer, scheduler)
+        stack.callback(hooks.writer.close)
 
         def checkpoint() -> Path:
             return save_checkpoint(out, model, tokenizer, optimizer, scheduler, state, kl_ctl.value, reference_path,
@@ -387,24 +387,23 @@ def train(args: RefereeArgs, cfg: PPOConfig, model_args: ModelConfig,
                 texts = tokenizer.batch_decode(responses, skip_special_tokens=True)
 
                 # 2. Scores R(x, y); unscored rollouts leave the step.
+                samples = samples_of(batch_rows, texts)
                 with clock.measure("reward"):
-                    values = asyncio.run(reward(prompts=[r["prompt"] for r in batch_rows], completions=texts,
-                                                reference=[r["reference"] for r in batch_rows],
-                                                metadata=[r["metadata"] for r in batch_rows],
-                                                log_metric=logs.__setitem__))
-                scores_full = reward.last_scores
+                    step_scores = client.score(source, samples, options)
                 with open(out / COMPLETIONS_FILE, "a") as f:
-                    for r, text, s in zip(batch_rows, texts, scores_full, strict=True):
+                    for r, text, s in zip(batch_rows, texts, step_scores, strict=True):
                         f.write(json.dumps({"step": step + 1, "prompt": as_text(r["prompt"][-1]), "completion": text,
                                             "reference": r["reference"], "reward": s.value,
                                             "reason": None if s.reason is None else s.reason.value}) + "\n")
-                keep = [i for i, v in enumerate(values) if v is not None]
-                scored = [float(v) for v in values if v is not None]
+                watch.observe(step_scores)
+                logs.update(reward_metrics(name, samples, step_scores))
+                keep = [i for i, s in enumerate(step_scores) if s.value is not None]
+                scored = [float(s.value) for s in step_scores if s.value is not None]
                 logs.update({
                     "reward": statistics.fmean(scored) if scored else math.nan,
                     "reward_std": statistics.pstdev(scored) if scored else math.nan,
-                    f"rewards/{reward.__name__}/mean": statistics.fmean(scored) if scored else math.nan,
-                    f"rewards/{reward.__name__}/std": statistics.pstdev(scored) if scored else math.nan,
+                    f"rewards/{name}/mean": statistics.fmean(scored) if scored else math.nan,
+                    f"rewards/{name}/std": statistics.pstdev(scored) if scored else math.nan,
                     "completions/mean_length": statistics.fmean(lengths),
                     "completions/std_length": statistics.pstdev(lengths),
                     "completions/min_length": min(lengths),
@@ -511,9 +510,7 @@ def train(args: RefereeArgs, cfg: PPOConfig, model_args: ModelConfig,
                     control.should_save = False
             handler.on_train_end(cfg, state, control)
         except RewardServiceError as exc:
-            saved_at = checkpoint()
-            raise TrainingError(f"stopped at step {state.global_step}: {exc}. Saved {saved_at}; once the service "
-                                f"answers again, continue with --resume (same --output_dir).") from exc
+            raise service_lost(exc, state.global_step, checkpoint()) from exc
 
     policy.save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -521,15 +518,5 @@ def train(args: RefereeArgs, cfg: PPOConfig, model_args: ModelConfig,
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        out = train(*parse_ppo_args(list(argv) if argv is not None else sys.argv[1:]))
-    except RefereeError as exc:
-        print(f"referee train: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"done: model, metrics.jsonl and checkpoints in {out}; plot them with `referee report {out}`")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(algo="ppo"))

@@ -3,10 +3,11 @@
     args, ppo, model = parse_ppo_args(["--config", "cfg.yaml", "--beta", "0.02"])
 
 The same three-part style as `referee.trainer.config`: `RefereeArgs` (reward source, data, held-out set,
-resume), a trainer config, and TRL's `ModelConfig`, parsed by `trl.TrlParser` (`--config file.yaml` first,
-flags override it). The flags shared with GRPO mean the same thing (`--learning_rate`, `--max_steps`,
-`--save_steps`, `--beta`, `--max_completion_length`, `--temperature`, `--use_vllm`, ...), with one
-difference of unit: `--per_device_train_batch_size` counts rollouts per step (prompts, one completion each).
+resume), a trainer config, and TRL's `ModelConfig`, parsed by `referee.trainer.parser` (`--config file.yaml`
+first, flags override it; `--resume` reloads the run's saved configuration). The flags shared with GRPO
+mean the same thing (`--learning_rate`, `--max_steps`, `--save_steps`, `--beta`, `--max_completion_length`,
+`--temperature`, `--use_vllm`, ...), with one difference of unit: `--per_device_train_batch_size` counts
+rollouts per step (prompts, one completion each).
 
 Defaults that differ from TrainingArguments' are in `PPO_DEFAULTS`. The PPO ones follow the RLHF
 literature: clip ε = 0.2 for ratio and value, value-loss weight 0.1 on a shared trunk, 4 epochs over each
@@ -25,6 +26,7 @@ Importing this module is cheap; `parse_ppo_args` imports trl.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +35,7 @@ from transformers import TrainingArguments
 from referee.verifiers import ConfigError
 
 from .config import EMBEDDED, RefereeArgs
+from .parser import parse_config
 
 if TYPE_CHECKING:
     from trl import ModelConfig
@@ -127,14 +130,14 @@ class PPOConfig(TrainingArguments):
         return self.ppo_epochs * self.num_mini_batches
 
 
-def parse_ppo_args(argv: list[str] | None = None) -> tuple[RefereeArgs, PPOConfig, ModelConfig]:
+def parse_ppo_args(argv: Sequence[str] | None = None) -> tuple[RefereeArgs, PPOConfig, ModelConfig]:
     """Parse `--config file.yaml` and flags into (RefereeArgs, PPOConfig, ModelConfig), with our defaults."""
     import torch
-    from trl import ModelConfig, TrlParser
+    from trl import ModelConfig
 
-    parser = TrlParser((RefereeArgs, PPOConfig, ModelConfig),  # type: ignore[arg-type]
-                       prog="referee train --algo ppo",
-                       description="PPO against a reward source of the referee service.")
-    parser.set_defaults(**PPO_DEFAULTS, bf16=torch.cuda.is_available(), model_name_or_path=EMBEDDED)
-    args, ppo, model = parser.parse_args_and_config(argv)
+    defaults = {**PPO_DEFAULTS, "algo": "ppo", "bf16": torch.cuda.is_available(), "model_name_or_path": EMBEDDED}
+    args, ppo, model = parse_config((RefereeArgs, PPOConfig, ModelConfig), defaults, argv,
+                                    prog="referee train --algo ppo",
+                                    description="PPO against a reward source of the referee service. Flags take "
+                                    "underscores or hyphens.")
     return args, ppo, model

@@ -2,6 +2,9 @@
 
     referee report runs/demo                 # writes runs/demo/plots/{overview,reward}.png, prints the summary
 
+The summary labels every figure with the steps it covers ("mean over steps 1-5", "at step 0 (before
+training)"), so the start and end of a run read as what they are.
+
 Reads `<RUN_DIR>/metrics.jsonl` (written by `MetricsWriter`, GRPO or PPO). Panels: training reward
 (per step and a moving average) next to held-out accuracy; KL to the reference; entropy;
 completion length (mean, min-max band); the fraction of groups with zero reward spread and of unscored
@@ -41,21 +44,30 @@ def _unscored_key(records: Sequence[dict[str, Any]]) -> str | None:
     return min(keys) if keys else None
 
 
+def _steps(xs: Sequence[int]) -> str:
+    return f"step {xs[0]}" if xs[0] == xs[-1] else f"steps {xs[0]}-{xs[-1]}"
+
+
 def summarize(records: Sequence[dict[str, Any]], window: int = 5) -> dict[str, Any]:
-    """First and last values (means over `window` steps) of the headline curves, and the mean time split."""
+    """The headline curves at the start and at the end, each figure labelled with the steps it covers: the
+    training curves as means over their first and last `window` logged steps; held-out accuracy at its first
+    evaluation (step 0 is before training), its last, and its best; the time split as a mean over every step."""
     out: dict[str, Any] = {"steps": max((int(r["step"]) for r in records), default=0)}
     for key in ("reward", "kl", "entropy", "completions/mean_length", "frac_reward_zero_std"):
-        _, ys = _series(records, key)
+        xs, ys = _series(records, key)
         if ys:
-            out[key] = {"first": statistics.fmean(ys[:window]), "last": statistics.fmean(ys[-window:])}
+            out[key] = {f"mean over {_steps(xs[:window])}": statistics.fmean(ys[:window]),
+                        f"mean over {_steps(xs[-window:])}": statistics.fmean(ys[-window:])}
     xs, ys = _series(records, "heldout/accuracy")
     if ys:
-        out["heldout/accuracy"] = {"first": ys[0], "last": ys[-1], "best": max(ys), "at_steps": xs}
+        best = max(range(len(ys)), key=ys.__getitem__)
+        out["heldout/accuracy"] = {f"at step {xs[0]}" + (" (before training)" if xs[0] == 0 else ""): ys[0],
+                                   f"at step {xs[-1]}": ys[-1], f"best, at step {xs[best]}": ys[best]}
     for key in ("time/step", "time/generation", "time/reward", "time/update", "time/reward_share",
                 "throughput/generated_tokens_per_s"):
         _, ys = _series(records, key)
         if ys:
-            out[key] = statistics.fmean(ys)
+            out[key] = {"mean over all steps": statistics.fmean(ys)}
     return out
 
 

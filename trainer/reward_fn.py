@@ -19,19 +19,17 @@ of a verifier and a judge, `<name>/verifier_judge_disagreement`.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import statistics
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from referee.service.client import AsyncRewardClient, RewardServiceError, SourceSpec
+from referee.service.client import AsyncRewardClient, SourceSpec
 from referee.service.monitors import verifier_judge_pairs
 from referee.verifiers import Sample, Score
 
-__all__ = ["ServiceReward", "as_text"]
+__all__ = ["ServiceReward", "as_text", "reward_metrics", "to_samples"]
 
 
 def as_text(value: Any) -> str:
@@ -58,14 +56,55 @@ def _content(content: Any) -> str:
     return "" if content is None else str(content)
 
 
+def to_samples(prompts: Sequence[Any], completions: Sequence[Any], references: Sequence[Any] | None = None,
+               metadata: Sequence[Any] | None = None) -> list[Sample]:
+    """`Sample`s from TRL-style columns: prompts and completions as text or conversations, references (or None),
+    metadata as dicts or JSON objects written as text."""
+    out = []
+    for i, (prompt, completion) in enumerate(zip(prompts, completions, strict=True)):
+        ref = references[i] if references is not None else None
+        meta = metadata[i] if metadata is not None else None
+        if isinstance(meta, str) and meta.strip():
+            meta = json.loads(meta)
+        meta = meta if isinstance(meta, Mapping) else {}
+        out.append(Sample(prompt=as_text(prompt), completion=as_text(completion),
+                          reference=None if ref is None else str(ref), metadata=dict(meta)))
+    return out
+
+
+def reward_metrics(name: str, samples: Sequence[Sample], scores: Sequence[Score]) -> dict[str, float]:
+    """What a trainer logs per reward batch, under `name`: the unscored fraction (overall and by reason), each
+    mix component's mean and std, and the service's reward-hacking monitors (completions repeated within the
+    batch; verifier-judge disagreement when the source mixes both)."""
+    if not scores:
+        return {}
+    reasons = Counter(s.reason.value for s in scores if s.reason is not None)
+    out = {f"{name}/unscored_frac": sum(reasons.values()) / len(scores)}
+    out.update({f"{name}/unscored/{reason}": n / len(scores) for reason, n in reasons.items()})
+    per_source: dict[str, list[float]] = {}
+    for score in scores:
+        for part in score.components or ():
+            if part.value is not None:
+                per_source.setdefault(part.source, []).append(part.value)
+    for source, values in per_source.items():
+        out[f"{name}/{source}/mean"] = statistics.fmean(values)
+        out[f"{name}/{source}/std"] = statistics.pstdev(values)
+    texts = [s.completion for s in samples]
+    out[f"{name}/repeated_frac"] = 1 - len(set(texts)) / len(texts)
+    pairs = [disagree for score in scores for _, _, disagree in verifier_judge_pairs(score)]
+    if pairs:
+        out[f"{name}/verifier_judge_disagreement"] = sum(pairs) / len(pairs)
+    return out
+
+
 class ServiceReward:
     """Scores TRL completions with `source` (a name or a weighted mix) at `url`.
 
     `reference_column`: dataset column holding the gold answer or tests. `metadata_column`: optional
     column of dicts (or JSON objects as text) passed as each sample's metadata. `name`: what TRL logs
     (default: the source name). `deadline`: seconds to keep trying while the service is unreachable or
-    answers 429/5xx (default: give up after the client's `retries`). After each call, `last_scores` holds
-    the full `Score`s (reasons, details) for logging.
+    answers 429/5xx (default: give up after the client's `retries`). TRL sees only the values; the full
+    `Score`s of the latest call (reasons, details) stay in `last_scores`, for the completions log.
     """
 
     def __init__(self, url: str, source: SourceSpec = "math", options: Mapping[str, Any] | None = None, *,
@@ -84,68 +123,18 @@ class ServiceReward:
         self.last_scores: list[Score] = []
 
     def samples(self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[Sample]:
-        refs = columns.get(self.reference_column)
-        metas = columns.get(self.metadata_column)
-        out = []
-        for i, (prompt, completion) in enumerate(zip(prompts, completions, strict=True)):
-            ref = refs[i] if refs is not None else None
-            meta = metas[i] if metas is not None else None
-            if isinstance(meta, str) and meta.strip():
-                meta = json.loads(meta)
-            meta = meta if isinstance(meta, Mapping) else {}
-            out.append(Sample(prompt=as_text(prompt), completion=as_text(completion),
-                              reference=None if ref is None else str(ref), metadata=dict(meta)))
-        return out
+        return to_samples(prompts, completions, columns.get(self.reference_column), columns.get(self.metadata_column))
 
     async def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
         samples = self.samples(prompts, completions, **kwargs)
-        scores = await self._score(samples)
+        # A client per call: TRL calls once per generation batch, so pooling saves ~1 ms, while a client kept
+        # across calls would be bound to whichever event loop made it.
+        async with AsyncRewardClient(self.url, api_key=self.api_key, timeout=self.timeout, max_batch=self.max_batch,
+                                     retries=self.retries, deadline=self.deadline) as client:
+            scores = await client.score(self.source, samples, self.options)
         self.last_scores = scores
         log_metric: Callable[[str, float], None] | None = kwargs.get("log_metric")
-        if log_metric is not None and scores:
-            reasons = Counter(s.reason.value for s in scores if s.reason is not None)
-            log_metric(f"{self.__name__}/unscored_frac", sum(reasons.values()) / len(scores))
-            for reason, n in reasons.items():
-                log_metric(f"{self.__name__}/unscored/{reason}", n / len(scores))
-            self._log_components(scores, log_metric)
-            self._log_hacking_signals(samples, scores, log_metric)
+        if log_metric is not None:
+            for key, value in reward_metrics(self.__name__, samples, scores).items():
+                log_metric(key, value)
         return [s.value for s in scores]
-
-    def _log_hacking_signals(self, samples: Sequence[Sample], scores: Sequence[Score],
-                             log_metric: Callable[[str, float], None]) -> None:
-        """The service's reward-hacking monitors, per step: completions repeated within the batch, and
-        verifier-judge disagreement when the source is a mix of both."""
-        texts = [s.completion for s in samples]
-        log_metric(f"{self.__name__}/repeated_frac", 1 - len(set(texts)) / len(texts))
-        pairs = [disagree for score in scores for _, _, disagree in verifier_judge_pairs(score)]
-        if pairs:
-            log_metric(f"{self.__name__}/verifier_judge_disagreement", sum(pairs) / len(pairs))
-
-    async def _score(self, samples: list[Sample]) -> list[Score]:
-        start = time.monotonic()
-        while True:
-            try:
-                # A client per call: TRL calls once per generation batch, so pooling saves ~1 ms, while a client
-                # kept across calls would be bound to whichever event loop made it.
-                async with AsyncRewardClient(self.url, api_key=self.api_key, timeout=self.timeout,
-                                             max_batch=self.max_batch, retries=self.retries) as client:
-                    return await client.score(self.source, samples, self.options)
-            except RewardServiceError as exc:
-                refused = exc.status is not None and exc.status != 429 and exc.status < 500
-                if refused or self.deadline is None:
-                    raise
-                waited = time.monotonic() - start
-                if waited >= self.deadline:
-                    raise RewardServiceError(f"the reward service at {self.url} did not answer for {waited:.0f}s "
-                                             f"(deadline {self.deadline:g}s); last error: {exc}", exc.status) from exc
-                await asyncio.sleep(min(5.0, self.deadline - waited))
-
-    def _log_components(self, scores: Sequence[Score], log_metric: Callable[[str, float], None]) -> None:
-        per_source: dict[str, list[float]] = {}
-        for score in scores:
-            for part in score.components or ():
-                if part.value is not None:
-                    per_source.setdefault(part.source, []).append(part.value)
-        for source, values in per_source.items():
-            log_metric(f"{self.__name__}/{source}/mean", statistics.fmean(values))
-            log_metric(f"{self.__name__}/{source}/std", statistics.pstdev(values))

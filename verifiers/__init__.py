@@ -17,7 +17,7 @@ from .errors import (
     UnknownSourceError,
     UnscoredError,
 )
-from .mix import Component, WeightedMix
+from .mix import Component, SourceMix, WeightedMix, parse_source
 from .registry import ENTRY_POINT_GROUP, Registry, SourceInfo, format_validation_error
 from .runtime import Runtime
 from .scoring import score_batch, score_in_workers
@@ -39,6 +39,7 @@ __all__ = [
     "Score",
     "SourceFactory",
     "SourceInfo",
+    "SourceMix",
     "UnknownSourceError",
     "UnscoredError",
     "UnscoredReason",
@@ -46,6 +47,7 @@ __all__ = [
     "WorkerDied",
     "WorkerPool",
     "format_validation_error",
+    "parse_source",
     "score_batch",
     "score_in_workers",
 ]

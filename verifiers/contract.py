@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -43,8 +43,6 @@ class UnscoredReason(StrEnum):
     """The source raised an unexpected exception or broke the contract: a bug to report."""
     COMPONENT_UNSCORED = "component_unscored"
     """A component of a weighted mix could not be scored; see `components`."""
-    OVERLOADED = "overloaded"
-    """The service shed this item under load; retry later."""
 
 
 class Sample(BaseModel):
@@ -55,11 +53,26 @@ class Sample(BaseModel):
     prompt: str = Field("", description="The prompt the policy answered, as plain text.")
     completion: str = Field(description="The policy's response, as plain text.")
     reference: str | None = Field(
-        None, description="Gold answer, tests, or other ground truth the source checks against."
+        None, description="Gold answer, tests, or other ground truth the source checks against. A number is "
+        "taken as its text (42 -> \"42\"), as the TRL, verl and OpenRLHF adapters do."
     )
     metadata: dict[str, Any] = Field(
         default_factory=dict, description="Source-specific extras (e.g. `entry_point` for code tests)."
     )
+
+    @field_validator("reference", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: Any) -> Any:
+        # Datasets often store numeric answers as numbers (GSM8K-style columns, JSON from other tools).
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"reference must be a string (or a number, taken as its text), got "
+                             f"{type(value).__name__}; send the gold answer or the tests as a string "
+                             "(stdin/stdout cases as a JSON string)")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"reference must be a finite number or a string, got {value}")
+        return str(value)
 
 
 class Score(BaseModel):

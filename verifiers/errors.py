@@ -1,15 +1,35 @@
-"""The exception tree. Everything referee raises on purpose is a `RefereeError`:
+"""The exception tree: the one drawing of every error referee raises on purpose. All are `RefereeError`s;
+the ones defined in a higher layer are named with their module (a layer cannot import the ones above it).
 
-    RefereeError
-    ├── ConfigError              bad options or settings: fail fast (HTTP 422, or an error at start-up)
+    RefereeError                         the CLI prints one as a single line and exits 2, never a traceback
+    ├── ConfigError                      bad options, settings, flags or input files: fail fast (HTTP 422)
+    │   ├── ConstitutionError            judges.errors: a constitution cannot be used
+    │   │   ├── ConstitutionNotFound     no such name or version; the message lists what exists (HTTP 404)
+    │   │   └── InvalidConstitution      the file has lint errors; `.issues` has them with line numbers
+    │   └── SandboxUnavailable           verifiers.code.sandbox: this host cannot run the code sandbox
     ├── RegistryError
-    │   ├── UnknownSourceError   no source by that name; the message lists the available ones (HTTP 404)
-    │   ├── DuplicateSourceError two installed packages register the same name
-    │   └── PluginLoadError      an entry point failed to import or is not a source factory
-    └── UnscoredError            raised inside scoring code for one item; becomes an unscored Score
+    │   ├── UnknownSourceError           no source by that name; the message lists the available ones (HTTP 404)
+    │   ├── DuplicateSourceError         two installed packages register the same name
+    │   └── PluginLoadError              an entry point failed to import or is not a source factory
+    ├── UnscoredError                    raised inside scoring code for one item; becomes an unscored Score
+    │   └── BackendError                 judges.errors: a judge backend failed (unscored `backend_error`)
+    ├── DeadlineExceeded                 verifiers.workers: a call ran past its deadline; its worker was killed
+    ├── WorkerDied                       verifiers.workers: the worker process died mid-call (crash, memory)
+    ├── ApiError                         service.errors: an HTTP error answer (status, detail), never a bare 500
+    ├── RewardServiceError               service.client: the service refused a request (4xx), or stayed
+    │   │                                unreachable past the client's retries or deadline
+    │   └── ServiceStartError            service.local: a service started for a run or a test did not start
+    └── TrainingError                    trainer.errors: a run stopped: the service was lost (a checkpoint was
+                                         saved first), every reward stayed unscored, or it cannot resume
 
 A failure of one item is data (an unscored `Score`), never an exception out of a batch. Plugins may raise
 anything; `score_batch` turns it into `source_error` results at one boundary.
+
+Not in the tree, on purpose: signals private to one module, raised and caught inside it, that never reach a
+caller (the math parser's `ParseError`, `TooExpensive` and `Undefined`; the code sandbox's `InvalidReference`,
+`SandboxFailure` and `ForkServerError`; the OpenAI graders' `SpecError`, `FormulaError`, `TemplateError`,
+`VariableError` and `SampleParseError`; admission's `Overloaded`). Each becomes an unscored Score or an
+`ApiError` at its module's edge. `tests/test_errors.py` checks this drawing against the code.
 """
 
 from __future__ import annotations

@@ -26,16 +26,18 @@ from typing import Any, TypeVar
 
 import pebble
 
+from .errors import RefereeError
+
 __all__ = ["DeadlineExceeded", "WorkerDied", "WorkerPool"]
 
 T = TypeVar("T")
 
 
-class DeadlineExceeded(Exception):
+class DeadlineExceeded(RefereeError):
     """The call ran past its deadline; its worker was killed."""
 
 
-class WorkerDied(Exception):
+class WorkerDied(RefereeError):
     """The worker process exited while running the call (crash, out of memory)."""
 
 

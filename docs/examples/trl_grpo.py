@@ -23,7 +23,7 @@ import torch
 from datasets import Dataset
 from trl import GRPOConfig, GRPOTrainer
 
-from referee.judges.embedded import embedded_model_path
+from referee.judges import cache_dir, embedded_model_path
 from referee.service.local import LocalService
 from referee.trainer import ServiceReward
 
@@ -42,11 +42,12 @@ def arithmetic(n: int, seed: int = 0) -> Dataset:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", help="a running reward service (default: start one on loopback)")
-    parser.add_argument("--api-key", help="the service's API key, if it has one")
+    parser.add_argument("--api_key", "--api-key", help="the service's API key, if it has one")
     parser.add_argument("--source", default="math", help="reward source, e.g. math, exact, code, judge")
     parser.add_argument("--steps", type=int, default=2, help="GRPO steps")
-    parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "referee",
-                        help="where the embedded model is materialised once")
+    parser.add_argument("--cache_dir", "--cache-dir", type=Path, default=None,
+                        help="where the embedded model is materialised once (default: $REFEREE_CACHE or "
+                        "~/.cache/referee)")
     args = parser.parse_args()
 
     with ExitStack() as stack:
@@ -67,7 +68,7 @@ def main() -> None:
             use_cpu=not torch.cuda.is_available(),  # TRL's bf16 default needs a GPU; on CPU train in float32
         )
         # TRL awaits async reward functions such as ServiceReward; its annotation names only sync ones.
-        trainer = GRPOTrainer(model=str(embedded_model_path(args.cache_dir)),
+        trainer = GRPOTrainer(model=str(embedded_model_path(cache_dir(args.cache_dir))),
                               reward_funcs=[reward],  # type: ignore[list-item]
                               args=config, train_dataset=arithmetic(4 * args.steps))
         trainer.train()

@@ -7,14 +7,13 @@ trainers' clients only let their users configure a URL:
 - `options`: a JSON object: the source's options, or for a mix `{"<component>": {its options}}`;
 - `on_unscored`: for a mix, `fail` (default) or `skip`, as in `/v1/score`.
 
-Scoring goes through `run_scoring` (request deadline, metrics) after the same limits as `/v1/score`.
+Scoring goes through `scoring.run_scoring` (admission, deadline, metrics, audit log) after the same limits as
+`/v1/score`.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,40 +21,25 @@ from fastapi import Request
 from pydantic import BaseModel
 
 from referee.verifiers import Sample, Score
+from referee.verifiers import parse_source as verifiers_parse_source
 
 from ..errors import ApiError
-from ..routes import check_limits, run_scoring
 from ..schemas import ComponentSpec
+from ..scoring import check_limits, run_scoring
 
 __all__ = ["SourceSpec", "json_body", "parse_options", "parse_source", "score_resolved", "score_samples",
            "source_label", "with_options"]
 
 SourceSpec = str | list[ComponentSpec]
 
-_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-
 
 def parse_source(text: str) -> SourceSpec:
-    """`math` -> "math"; `math:1,wordcount:0.2` -> a weighted mix. ApiError(422) naming the bad part."""
-    parts = [p.strip() for p in text.split(",")]
-    components: list[tuple[str, float]] = []
-    for part in parts:
-        name, sep, weight_text = part.partition(":")
-        if not _NAME.match(name):
-            raise ApiError(422, f"source {text!r}: {part!r} is not a source name; write `name` or a mix "
-                           "`name:weight,name:weight` (e.g. `math:1,wordcount:0.2`)")
-        weight = 1.0
-        if sep:
-            try:
-                weight = float(weight_text)
-            except ValueError:
-                weight = math.nan
-            if not math.isfinite(weight):
-                raise ApiError(422, f"source {text!r}: weight {weight_text!r} of {name!r} is not a finite number")
-        components.append((name, weight))
-    if len(components) == 1 and ":" not in text:
-        return components[0][0]
-    return [ComponentSpec(source=name, weight=weight) for name, weight in components]
+    """`math` -> "math"; `math:1,wordcount:0.2` -> a weighted mix. The grammar is `referee.verifiers.parse_source`,
+    shared with `referee score` and `referee train`; a malformed one is a ConfigError, answered 422."""
+    mix = verifiers_parse_source(text)
+    if not mix.is_mix:
+        return mix.names[0]
+    return [ComponentSpec(source=name, weight=weight) for name, weight in mix.components]
 
 
 def parse_options(raw: str | None, what: str = "options") -> dict[str, Any]:

@@ -20,6 +20,7 @@ OpenRLHF's client sends no credentials: behind an API key, put it on a network y
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
@@ -34,13 +35,16 @@ from ..auth import require_api_key
 from ..errors import ApiError, describe_errors
 from .common import json_body, parse_options, parse_source, score_samples
 
-__all__ = ["GetRewardRequest", "completion_of", "router"]
+__all__ = ["GetRewardRequest", "completion_of", "router", "strip_trailing_special"]
 
 router = APIRouter(dependencies=[Depends(require_api_key)], tags=["openrlhf"])
 
-# A run of special tokens at the end of a decoded sequence: `<|im_end|>`, `<|endoftext|>`, `<|eot_id|>`,
-# `</s>`, `<eos>`, `<end_of_turn>`, `<pad>`, possibly repeated (padding) and separated by whitespace.
-_TRAILING_SPECIAL = re.compile(r"(?:\s*(?:<\|[^<>|\s]{1,40}\|>|</s>|<eos>|<pad>|<end_of_turn>))+\s*$")
+# The special tokens that may end a decoded sequence: `<|im_end|>`, `<|endoftext|>`, `<|eot_id|>`, `</s>`,
+# `<eos>`, `<end_of_turn>`, `<pad>`, possibly repeated (padding) and separated by whitespace. Matched once, from
+# the front of the reversed text, by a pattern that never gives back what it matched (possessive `*+` and `++`):
+# linear in the text's length. An end-anchored `(?:\s*TOKEN)+\s*$` searched from the front is quadratic on runs
+# of whitespace (a common degenerate policy output) and on runs of tokens followed by text.
+_TRAILING_REVERSED = re.compile(r"(?:\s*+(?:>\|[^<>|\s]{1,40}\|<|>s/<|>soe<|>dap<|>nrut_fo_dne<))++\s*+")
 
 
 class GetRewardRequest(BaseModel):
@@ -53,6 +57,12 @@ class GetRewardRequest(BaseModel):
     metadata: list[dict[str, Any] | None] | None = Field(None, description="Optional per-sample metadata.")
 
 
+def strip_trailing_special(text: str) -> str:
+    """`text` without the special tokens (and the whitespace around them) it ends with; unchanged if none."""
+    found = _TRAILING_REVERSED.match(text[::-1])
+    return text if found is None else text[: len(text) - found.end()]
+
+
 def completion_of(query: str, prompt: str | None) -> str:
     """The response part of an OpenRLHF query: after its prompt, without trailing special tokens."""
     text = query
@@ -60,7 +70,7 @@ def completion_of(query: str, prompt: str | None) -> str:
         at = query.find(prompt)  # not always at 0: a BOS token or left padding may come first
         if at >= 0:
             text = query[at + len(prompt):]
-    return _TRAILING_SPECIAL.sub("", text)
+    return strip_trailing_special(text)
 
 
 def _reference(label: Any) -> str | None:
@@ -69,12 +79,17 @@ def _reference(label: Any) -> str | None:
     return label if isinstance(label, str) else json.dumps(label)
 
 
-def _samples(req: GetRewardRequest) -> list[Sample]:
+def _samples(req: GetRewardRequest, max_chars: int) -> list[Sample]:
     n = len(req.query)
     for field in ("prompts", "labels", "metadata"):
         values = getattr(req, field)
         if values is not None and len(values) != n:
             raise ApiError(422, f"{field}: {len(values)} items for {n} queries; send one per query")
+    for field in ("query", "prompts"):  # before any text is searched or stripped
+        for i, text in enumerate(getattr(req, field) or ()):
+            if len(text) > max_chars:
+                raise ApiError(422, f"{field}[{i}]: {len(text)} characters exceed max_field_chars={max_chars}; "
+                               "truncate it or raise REFEREE_MAX_FIELD_CHARS")
     prompts: list[str | None] = list(req.prompts) if req.prompts is not None else [None] * n
     labels: list[Any] = req.labels if req.labels is not None else [None] * n
     metas: list[dict[str, Any] | None] = req.metadata if req.metadata is not None else [None] * n
@@ -103,7 +118,12 @@ async def get_reward(
         detail, errors = describe_errors(list(exc.errors()))
         raise ApiError(422, detail, errors) from exc
     spec = parse_source(source)
-    scores = await score_samples(request, spec, parse_options(options), _samples(req), on_unscored)
+    if len(req.query) > request.app.state.settings.max_items:
+        raise ApiError(422, f"query: {len(req.query)} items exceed max_items={request.app.state.settings.max_items}; "
+                       "lower OpenRLHF's micro batch or raise REFEREE_MAX_ITEMS")
+    # Linear, but up to max_items x max_field_chars of it: in a thread, so the event loop keeps answering.
+    samples = await asyncio.to_thread(_samples, req, request.app.state.settings.max_field_chars)
+    scores = await score_samples(request, spec, parse_options(options), samples, on_unscored)
     rewards = [_value(s, unscored_value) for s in scores]
     extra_logs: dict[str, list[float]] = {"referee/unscored": [0.0 if s.scored else 1.0 for s in scores]}
     if not isinstance(spec, str):

@@ -18,26 +18,46 @@ comes back in time, what is open is unscored `timeout`.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 
-from referee.verifiers import ConfigError, Registry, RewardSource, Runtime, Sample, Score, UnscoredReason
+from referee.verifiers import (
+    ConfigError,
+    RefereeError,
+    Registry,
+    RewardSource,
+    Runtime,
+    Sample,
+    Score,
+    UnscoredReason,
+)
 
 from ..sources import EnabledSources
 
 if TYPE_CHECKING:
     from ..settings import ServiceSettings
 
-__all__ = ["DeploymentSource", "RaySources"]
+__all__ = ["DeploymentSource", "RaySources", "ReplicasFailed"]
 
 log = logging.getLogger(__name__)
 
 _SAMPLES = TypeAdapter(list[Sample])
 _SCORES = TypeAdapter(list[Score])
 _KEEP_CHARS = 500  # of each Ray error kept in details
+
+
+class ReplicasFailed(RefereeError):
+    """Every try of a call to a source's replicas met a dead or unreachable replica."""
+
+
+def _methods(factory: Any) -> frozenset[str]:
+    """The public async methods of a source class besides `score` and `start`: what its proxy forwards."""
+    return frozenset(n for n, f in inspect.getmembers(factory, inspect.iscoroutinefunction)
+                     if not n.startswith("_") and n not in ("score", "start"))
 
 
 class _Checked:
@@ -98,24 +118,56 @@ class RaySources(EnabledSources):
         self.registry.config(name, options)
         return _Checked(name, str(self.registry.get(name).version))
 
-    def build(self, name: str, options: Mapping[str, Any]) -> RewardSource:
-        checked = super().build(name, options)  # built (or checked) here, never scored here
+    def build(self, name: str, options: Mapping[str, Any], *, operator: bool = False) -> RewardSource:
+        checked = super().build(name, options, operator=operator)  # built (or checked) here, never scored here
         # The replica merges the operator's options in itself (and checks again): send the request's own.
         return DeploymentSource(name, checked.version, dict(options), self.handles[name],
-                                chunk_size=self.layout.deployment(name).chunk_size, retries=self.layout.retries)
+                                chunk_size=self.layout.deployment(name).chunk_size, retries=self.layout.retries,
+                                operator=operator, methods=_methods(self.registry.get(name)))
 
 
 class DeploymentSource:
     """Reward source `name` scored by its Ray Serve deployment: the batch is split into chunks that replicas
-    score concurrently, and a chunk whose replica died is sent again (see the module docstring)."""
+    score concurrently, and a chunk whose replica died is sent again (see the module docstring).
+
+    The source's other public async methods (`methods`: the judge's `compare` and `generate`, say) are
+    forwarded to a replica as they are, arguments and result pickled, with the same retries; past them they
+    raise `ReplicasFailed`, which their callers turn into an unscored result as for any failing source.
+    """
 
     def __init__(self, name: str, version: str, options: dict[str, Any], handle: Any, *, chunk_size: int,
-                 retries: int) -> None:
+                 retries: int, operator: bool = False, methods: frozenset[str] = frozenset()) -> None:
         self.name, self.version = name, version
         self.options = options
         self.handle = handle
         self.chunk_size = chunk_size
         self.retries = retries
+        self.operator = operator
+        self._methods = methods
+
+    def __getattr__(self, method: str) -> Any:
+        if method.startswith("_") or method not in self.__dict__.get("_methods", ()):
+            raise AttributeError(f"{type(self).__name__} of source {self.__dict__.get('name')!r} has no {method!r}")
+
+        async def forwarded(*args: Any, **kwargs: Any) -> Any:
+            return await self._call(method, args, kwargs)
+
+        return forwarded
+
+    async def _call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        from ray.exceptions import RayError, RayTaskError
+        from ray.serve.exceptions import DeploymentUnavailableError, ReplicaUnavailableError
+
+        errors: list[str] = []
+        for _ in range(self.retries + 1):
+            try:
+                return await self.handle.call.remote(self.options, self.operator, method, args, kwargs)
+            except RayTaskError as exc:  # raised by the source itself: the caller sees it as in one process
+                raise exc.cause if isinstance(exc.cause, BaseException) else exc from None
+            except (RayError, ReplicaUnavailableError, DeploymentUnavailableError) as exc:
+                errors.append(_text(exc))
+        raise ReplicasFailed(f"the replicas of source {self.name!r} died or were unreachable {len(errors)} times "
+                             f"running {method}; last: {_first_line_of(errors[-1])}")
 
     async def score(self, batch: Sequence[Sample]) -> list[Score]:
         chunks = [list(batch[i : i + self.chunk_size]) for i in range(0, len(batch), self.chunk_size)]
@@ -130,7 +182,7 @@ class DeploymentSource:
         errors: list[str] = []
         for _ in range(self.retries + 1):
             try:
-                raw = await self.handle.score.remote(self.options, payload)
+                raw = await self.handle.score.remote(self.options, self.operator, payload)
             except RayTaskError as exc:  # the replica's code raised: a bug, reported as the single process does
                 cause = exc.cause if isinstance(exc.cause, BaseException) else exc  # not Ray's coloured header
                 return self._unscored(UnscoredReason.SOURCE_ERROR, samples, f"a replica of source {self.name!r} "

@@ -16,6 +16,7 @@ model-backed source (a judge on a GPU) runs full batches.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import math
@@ -26,7 +27,7 @@ from typing import Any
 from pydantic import TypeAdapter
 from ray import serve
 
-from referee.judges import JudgeEnvironment, configure_judges
+from referee.judges import configure_judges
 from referee.verifiers import Registry, Runtime, Sample, Score, UnscoredReason, score_batch
 
 from ..app import create_app
@@ -42,12 +43,12 @@ log = logging.getLogger(__name__)
 SAMPLES = TypeAdapter(list[Sample])
 SCORES = TypeAdapter(list[Score])
 
-# A call to a batched replica: (options key, options, samples). Serve's batch size counts samples.
-_Call = tuple[str, dict[str, Any], list[Sample]]
+# A call to a batched replica: (options key, options, operator, samples). Serve's batch size counts samples.
+_Call = tuple[str, dict[str, Any], bool, list[Sample]]
 
 
 def _samples_in(calls: list[_Call]) -> int:
-    return sum(len(c[2]) for c in calls)
+    return sum(len(c[3]) for c in calls)
 
 
 def settings_from_json(data: str) -> ServiceSettings:
@@ -60,7 +61,7 @@ def replica_runtime(settings: ServiceSettings, registry: Registry, name: str, wo
     runtime = Runtime(workers=workers or settings.pool_workers, item_timeout_s=settings.item_timeout_s,
                       worker_memory_mb=settings.worker_memory_mb,
                       preload=["sympy", *registry.worker_preload([name])])
-    configure_judges(runtime, JudgeEnvironment(settings.cache.expanduser(), tuple(settings.constitution_dirs)))
+    configure_judges(runtime, settings.judge_environment())
     return runtime
 
 
@@ -105,18 +106,28 @@ class SourceReplica:
         return {"source": self.name, "unavailable": self.unavailable, "pid": os.getpid(),
                 "node_id": ray.get_runtime_context().get_node_id(), "chunks": self.chunks}
 
-    async def score(self, options: dict[str, Any], payload: bytes) -> bytes:
+    async def score(self, options: dict[str, Any], operator: bool, payload: bytes) -> bytes:
         samples = SAMPLES.validate_json(payload)
         self.chunks += 1
         if self.batch is not None and len(samples) < self.batch.max_batch_size:
-            scores = await self._together((json.dumps(options, sort_keys=True, default=str), options, samples))
+            key = json.dumps([options, operator], sort_keys=True, default=str)
+            scores = await self._together((key, options, operator, samples))
         else:
-            scores = await self._score(options, samples)
+            scores = await self._score(options, operator, samples)
         return SCORES.dump_json(scores)
 
-    async def _score(self, options: dict[str, Any], samples: Sequence[Sample]) -> list[Score]:
+    async def call(self, options: dict[str, Any], operator: bool, method: str, args: tuple[Any, ...],
+                   kwargs: dict[str, Any]) -> Any:
+        """Another public async method of the source (the judge's `compare`, `generate`), as the ingress asked."""
+        source = self.sources.build(self.name, options, operator=operator)
+        fn = getattr(source, method) if not method.startswith("_") else None
+        if fn is None or not inspect.iscoroutinefunction(fn):
+            raise AttributeError(f"source {self.name!r} has no public async method {method!r}")
+        return await fn(*args, **kwargs)
+
+    async def _score(self, options: dict[str, Any], operator: bool, samples: Sequence[Sample]) -> list[Score]:
         try:
-            source = self.sources.build(self.name, options)
+            source = self.sources.build(self.name, options, operator=operator)
         except Exception as exc:
             # The ingress checked these options with the same settings; reaching here is a bug, not bad input.
             log.exception("source %r refused options the ingress accepted", self.name)
@@ -128,16 +139,17 @@ class SourceReplica:
     @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.01, batch_size_fn=_samples_in)
     async def _together(self, calls: list[_Call]) -> list[list[Score]]:
         groups: dict[str, list[int]] = {}
-        for i, (key, _, _) in enumerate(calls):
-            groups.setdefault(key, []).append(i)
+        for i, call in enumerate(calls):
+            groups.setdefault(call[0], []).append(i)
         out: list[list[Score]] = [[] for _ in calls]
 
         async def one_group(members: list[int]) -> None:
-            scores = await self._score(calls[members[0]][1], [s for i in members for s in calls[i][2]])
+            _, options, operator, _ = calls[members[0]]
+            scores = await self._score(options, operator, [s for i in members for s in calls[i][3]])
             start = 0
             for i in members:
-                out[i] = scores[start : start + len(calls[i][2])]
-                start += len(calls[i][2])
+                out[i] = scores[start : start + len(calls[i][3])]
+                start += len(calls[i][3])
 
         await asyncio.gather(*(one_group(m) for m in groups.values()))
         return out

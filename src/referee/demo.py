@@ -2,11 +2,11 @@
 
 Starts the reward service on a free loopback port, scores the example file shipped for every
 registered source (`referee/examples/<source>.jsonl`) through HTTP, prints the results, then runs a short
-GRPO training (`--train-steps`, default 2) of the embedded SmolLM2-135M-Instruct on arithmetic word
+GRPO training (`--train_steps`, default 2) of the embedded SmolLM2-135M-Instruct on arithmetic word
 problems rewarded by the `math` source through the same service, and stops the service.
 
     referee demo                   # scoring, then 2 training steps into runs/demo (a few minutes on CPU)
-    referee demo --train-steps 0   # scoring only
+    referee demo --train_steps 0   # scoring only
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ __all__ = ["add_parsers", "run_demo"]
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="start the service, score the shipped examples with every source, "
                                     "train a few GRPO steps, stop")
-    p.add_argument("--train-steps", type=int, default=2, help="GRPO steps at the end (0: no training)")
-    p.add_argument("--train-dir", default="runs/demo", help="output folder of the training run")
+    p.add_argument("--train_steps", type=int, default=2, help="GRPO steps at the end (0: no training)")
+    p.add_argument("--train_dir", default="runs/demo", help="output folder of the training run")
     p.set_defaults(func=run_demo)
 
 

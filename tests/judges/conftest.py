@@ -1,24 +1,24 @@
 """Fixtures for the judges: the real embedded model, materialised once into the cache folder.
 
-The cache folder is `$REFEREE_CACHE` or `~/.cache/referee` (tests are an edge: they may read the
-environment; the judges themselves never do).
+The cache folder is `referee.judges.cache_dir()`: `$REFEREE_CACHE` or `~/.cache/referee` (tests are an edge:
+they may read the environment; the judges themselves never do).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from referee.judges import JudgeEnvironment, configure_judges, embedded_model_path
+from referee.judges import cache_dir as referee_cache_dir
 from referee.verifiers import Runtime
 
 
 @pytest.fixture(scope="session")
 def cache_dir() -> Path:
-    return Path(os.environ.get("REFEREE_CACHE", Path.home() / ".cache" / "referee")).expanduser()
+    return referee_cache_dir()
 
 
 @pytest.fixture(scope="session")

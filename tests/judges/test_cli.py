@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from referee.cli import main
+from referee.service.local import LocalService
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -81,3 +86,58 @@ def test_prefs_rejects_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: P
     good.write_text('{"a": "y", "b": "z"}\n')
     code, _, err = run(capsys, "prefs", str(good), "--options", '{"methd": "x"}')
     assert code == 2 and "methd" in err
+
+
+def _referee(cwd: Path, *argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "referee", *argv], capture_output=True, text=True, timeout=600,
+                          cwd=cwd, env={**os.environ, **(env or {})})
+
+
+@pytest.mark.slow
+def test_new_diff_rescore_from_a_folder_outside_the_checkout(tmp_path: Path, cache_dir: Path, model_dir: Path) -> None:
+    """The README's sequence, run where a user works: record judge scores, write hhh@2, diff it, rescore with it."""
+    work = tmp_path / "work"
+    work.mkdir()
+    assert not work.resolve().is_relative_to(Path(__file__).resolve().parents[2])  # outside the checkout
+    db = work / "audit.db"
+    judge = {"constitution": "hhh", "method": "likelihood"}
+    env = {"REFEREE_CACHE": str(cache_dir)}
+    with LocalService(sources=["judge"], extra_args=["--audit_db", str(db), "--audit_texts"], env=env) as svc:
+        answer = httpx.post(f"{svc.url}/v1/score", timeout=300, json={"source": "judge", "options": judge, "samples": [
+            {"prompt": "Capital of France?", "completion": "Paris."},
+            {"prompt": "2 + 2?", "completion": "Great question! I think it might be 5."}]})
+        assert answer.status_code == 200, answer.text
+
+    new = _referee(work, "constitution", "new", "hhh", env=env)
+    v2 = work / "constitutions" / "hhh" / "v2.md"
+    assert new.returncode == 0 and v2.is_file(), new.stderr
+    v2.write_text(v2.read_text().replace("weight: 1\n", "weight: 1.5\n"))
+    diff = _referee(work, "constitution", "diff", "hhh@1", "hhh@2", env=env)
+    assert diff.returncode == 0 and "~ principle clear: weight 1 -> 1.5" in diff.stdout, diff.stderr
+    rescore = _referee(work, "rescore", str(db), "--source", "judge", "--options",
+                       json.dumps({**judge, "constitution": "hhh@2"}), env=env)
+    assert rescore.returncode == 0, rescore.stderr
+    assert "rescored 2 items" in rescore.stdout and "constitution hhh@1 -> hhh@2" in rescore.stdout
+
+    # Elsewhere, the same folder found through $REFEREE_CONSTITUTION_DIRS (folders separated by ':').
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shown = _referee(elsewhere, "constitution", "show", "hhh@2", "--json",
+                     env={**env, "REFEREE_CONSTITUTION_DIRS": f"{tmp_path / 'none-yet'}:{work / 'constitutions'}"})
+    assert shown.returncode == 2 and "none-yet' does not exist" in shown.stderr  # a wrong folder is named
+    shown = _referee(elsewhere, "constitution", "show", "hhh@2", "--json",
+                     env={**env, "REFEREE_CONSTITUTION_DIRS": str(work / "constitutions")})
+    assert shown.returncode == 0 and json.loads(shown.stdout)["ref"] == "hhh@2", shown.stderr
+
+
+def test_the_service_reads_the_same_constitution_dirs_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from referee.service.settings import load_settings
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.setenv("REFEREE_CONSTITUTION_DIRS", f"{tmp_path / 'a'}:{tmp_path / 'b'}")
+    monkeypatch.chdir(tmp_path)  # no ./constitutions here
+    assert load_settings().judge_environment().constitution_dirs == (tmp_path / "a", tmp_path / "b")
+    monkeypatch.setenv("REFEREE_CONSTITUTION_DIRS", json.dumps([str(tmp_path / "b")]))
+    (tmp_path / "constitutions").mkdir()
+    assert load_settings().judge_environment().constitution_dirs == (Path("constitutions"), tmp_path / "b")

@@ -119,12 +119,72 @@ def test_unwritable_audit_log_refuses_to_acknowledge(tmp_path: Path) -> None:
     assert r.headers["retry-after"] == "5"
 
 
+def test_a_reused_request_id_never_overwrites_acknowledged_rows(audited: tuple[LocalService, Path]) -> None:
+    svc, db = audited
+    three = [{"completion": str(i), "reference": "0"} for i in range(3)]
+    first = httpx.post(svc.url + "/v1/score", headers={"X-Request-ID": "dup"},
+                       json={"source": "exact", "samples": three})
+    second = httpx.post(svc.url + "/v1/score", headers={"X-Request-ID": "dup"},
+                        json={"source": "exact", "samples": [{"completion": "x", "reference": "y"}] * 2})
+    assert first.json()["request_id"] == "dup" and first.headers["x-request-id"] == "dup"
+    fresh = second.json()["request_id"]
+    assert fresh != "dup" and len(fresh) == 32 and second.headers["x-request-id"] == fresh
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT request_id, caller_request_id, item, completion FROM audit "
+                            "ORDER BY ts, item").fetchall()
+    assert rows == [("dup", "dup", 0, "0"), ("dup", "dup", 1, "1"), ("dup", "dup", 2, "2"),
+                    (fresh, "dup", 0, "x"), (fresh, "dup", 1, "x")]
+    listing = referee("audit", str(db), "--json", "--request-id", "dup").stdout
+    listed = [json.loads(line) for line in listing.splitlines()]
+    assert len(listed) == 5 and {r["caller_request_id"] for r in listed} == {"dup"}
+
+
+OLD_SCHEMA = """CREATE TABLE audit (
+    request_id TEXT NOT NULL, ts DOUBLE PRECISION NOT NULL, item INTEGER NOT NULL,
+    source TEXT NOT NULL, version TEXT NOT NULL, constitution TEXT, constitution_sha256 TEXT,
+    prompt_sha256 TEXT NOT NULL, completion_sha256 TEXT NOT NULL, reference_sha256 TEXT,
+    value DOUBLE PRECISION, reason TEXT, details TEXT NOT NULL,
+    prompt TEXT, completion TEXT, reference TEXT,
+    PRIMARY KEY (request_id, item))"""
+
+
+def test_an_audit_log_of_the_previous_layout_is_migrated(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute(OLD_SCHEMA)
+        conn.execute("INSERT INTO audit VALUES ('old', 1.0, 0, 'exact', '1.0', NULL, NULL, 'p', 'c', NULL, 1.0, "
+                     "NULL, '{}', NULL, NULL, NULL)")
+    with LocalService(extra_args=["--audit-db", str(db)]) as svc:
+        r = httpx.post(svc.url + "/v1/score", headers={"X-Request-ID": "old"},
+                       json={"source": "exact", "samples": [{"completion": "1", "reference": "1"}]})
+        assert r.status_code == 200 and r.json()["request_id"] != "old"  # the old row keeps its id
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT request_id, caller_request_id, kind, value FROM audit ORDER BY ts").fetchall()
+    assert rows == [("old", None, "score", 1.0), (r.json()["request_id"], "old", "score", 1.0)]
+
+
+def test_a_table_that_is_not_an_audit_log_is_refused_at_start(tmp_path: Path) -> None:
+    db = tmp_path / "other.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE audit (x INTEGER)")
+    svc = LocalService(extra_args=["--audit-db", str(db)], startup_timeout=60)
+    try:
+        with pytest.raises(RuntimeError) as caught:
+            svc.start()
+    finally:
+        svc.stop()  # had it started after all, leave no service behind
+    assert "is not a referee audit log" in str(caught.value) and "missing columns" in str(caught.value)
+
+
 def test_postgres_audit_log_shared_by_two_replicas(postgres_url: str) -> None:
     with LocalService(extra_args=["--audit-db", postgres_url]) as a, \
          LocalService(extra_args=["--audit-db", postgres_url]) as b:
-        for svc, rid in ((a, "from-a"), (b, "from-b")):
+        for svc, rid in ((a, "from-a"), (b, "from-b"), (b, "from-a")):  # the last reuses a's id on b
             r = httpx.post(svc.url + "/v1/score", headers={"X-Request-ID": rid},
                            json={"source": "exact", "samples": [{"completion": "2", "reference": "2"}] * 3})
             assert r.status_code == 200
+        assert r.json()["request_id"] not in ("from-a", "from-b")
     summary = referee("audit", postgres_url).stdout
-    assert "6 items in 2 requests" in summary and "mean value 1.0000" in summary
+    assert "9 items in 3 requests" in summary and "mean value 1.0000" in summary
+    reused = referee("audit", postgres_url, "--json", "--request-id", "from-a").stdout.splitlines()
+    assert len(reused) == 6 and {json.loads(line)["caller_request_id"] for line in reused} == {"from-a"}

@@ -1,38 +1,23 @@
-"""score_model graders: which judge backend a `model` names, and reading the score out of a judge's reply."""
+"""score_model graders: what a `model` asks of the `judge` source, and reading the score out of a judge's reply."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from referee.service.protocols.openai_graders.model_grader import _close, backend_config, parse_result
+from referee.judges.backends import BackendConfig
+from referee.service.protocols.openai_graders.model_grader import _close, judge_options, parse_result
 
-OPERATOR = {"kind": "openai", "openai": {"base_url": "http://vllm:8001/v1", "model": "qwen"}}
 
-
-@pytest.mark.parametrize(
-    ("model", "operator", "kind"),
-    [
-        ("embedded", None, "local"),
-        ("embedded", OPERATOR, "local"),
-        ("judge", None, "local"),  # no operator configuration: the embedded model
-        ("judge", OPERATOR, "openai"),
-    ],
-)
-def test_backend_config(model: str, operator: dict[str, Any] | None, kind: str) -> None:
-    config = backend_config(model, operator)
-    assert config.kind == kind
-    if kind == "local":
-        assert config.local.model is None  # the embedded model, never a folder a request names
-    else:
-        assert config.openai.base_url == "http://vllm:8001/v1" and config.openai.model == "qwen"
+def test_judge_keeps_the_operators_backend_and_embedded_is_the_embedded_model() -> None:
+    assert judge_options("judge") == {}  # over source_options.judge, whatever the operator set there
+    embedded = BackendConfig.model_validate(judge_options("embedded")["backend"])
+    assert embedded.kind == "local" and embedded.local.model is None  # never a folder a request names
 
 
 @pytest.mark.parametrize("model", ["gpt-4o-2024-08-06", "local:/etc", "openai:m@http://10.0.0.1/v1", ""])
 def test_other_models_are_refused_naming_the_choices(model: str) -> None:
     with pytest.raises(ValueError, match="model must be 'judge'"):
-        backend_config(model, OPERATOR)
+        judge_options(model)
 
 
 @pytest.mark.parametrize(

@@ -212,7 +212,10 @@ def test_python_grader_runs_in_the_sandbox(client: openai.OpenAI) -> None:
     assert run(client, python(PY_GRADER), '{"answer": "Paris"}', item).reward == 1.0
     assert run(client, python(PY_GRADER), "Lyon", item).reward == 0.25
     graded = run(client, python(PY_GRADER), "Lyon", item)
-    assert _flags(graded) == set() and graded.metadata.to_dict()["referee"] == {"unscored": False, "error": None}
+    referee = graded.metadata.to_dict()["referee"]
+    assert _flags(graded) == set() and {k: referee[k] for k in ("unscored", "error")} == {"unscored": False,
+                                                                                           "error": None}
+    assert len(referee["request_id"]) == 32  # the audit log's id for this run
 
 
 @pytest.mark.parametrize(

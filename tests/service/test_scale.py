@@ -181,7 +181,7 @@ def test_a_source_that_opts_in_batches_concurrent_requests(ray_service: LocalSer
     assert max(s["details"]["batch"] for s in scores) > 1, [s["details"] for s in scores]
 
 
-def test_clients_and_protocol_routes_work_unchanged(ray_service: LocalService) -> None:
+def test_clients_and_protocol_routes_work_unchanged(ray_service: LocalService, service: LocalService) -> None:
     from referee.trainer.reward_fn import ServiceReward
     from referee.trainer.verl import close_clients, compute_score_batch
 
@@ -207,6 +207,19 @@ def test_clients_and_protocol_routes_work_unchanged(ray_service: LocalService) -
             "labels": ["42", "42"]}
     openrlhf = requests.post(f"{url}/openrlhf/math/get_reward", json=body, timeout=120).json()
     assert openrlhf["rewards"] == [1.0, 0.0]
+
+    pairs = [{"prompt": "2+2?", "a": "4", "b": "four"}, {"prompt": "2+2?", "a": "It is 4.", "b": "4"}]
+    compared = [httpx.post(f"{u}/v1/compare", json={"source": "testplugin-batch", "pairs": pairs}, timeout=120)
+                for u in (url, service.url)]  # `compare`, forwarded to the source's replica
+    assert compared[0].status_code == 200, compared[0].text
+    assert compared[0].json()["comparisons"] == compared[1].json()["comparisons"]
+    assert [c["p_a_better"] for c in compared[0].json()["comparisons"]] == [0.0, 1.0]
+
+    grader = {"type": "python", "name": "py", "image_tag": "2025-05-08",
+              "source": "def grade(sample, item) -> float:\n    return float(sample['output_text'] == 'Paris')\n"}
+    graded = httpx.post(f"{url}/v1/fine_tuning/alpha/graders/run", timeout=120,
+                        json={"grader": grader, "model_sample": "Paris", "item": {}})  # the code deployment runs it
+    assert graded.status_code == 200 and graded.json()["reward"] == 1.0, graded.text
 
     row = {"responses_create_params": {"input": [{"role": "user", "content": "6 x 7?"}]}, "expected_answer": "42",
            "response": {"output": [{"type": "message", "role": "assistant",

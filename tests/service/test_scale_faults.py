@@ -27,19 +27,19 @@ def echo(payload: bytes) -> bytes:
 class Handle:
     """A DeploymentHandle whose `score.remote` answers with `outcomes` in turn: an exception, or a replica."""
 
-    def __init__(self, *outcomes: BaseException | Callable[[bytes], bytes]) -> None:
+    def __init__(self, *outcomes: BaseException | Callable[..., Any]) -> None:
         self.outcomes = list(outcomes)
         self.calls = 0
-        self.score = self
+        self.score = self.call = self
 
-    def remote(self, options: dict[str, Any], payload: bytes) -> Coroutine[Any, Any, bytes]:
+    def remote(self, options: dict[str, Any], operator: bool, *payload: Any) -> Coroutine[Any, Any, Any]:
         self.calls += 1
         outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
 
-        async def answer() -> bytes:
+        async def answer() -> Any:
             if isinstance(outcome, BaseException):
                 raise outcome
-            return outcome(payload)
+            return outcome(*payload)
 
         return answer()
 
@@ -88,3 +88,19 @@ def test_an_exception_inside_the_replica_is_a_source_error_and_not_retried() -> 
     assert handle.calls == 1
     assert scores[0].value is None and scores[0].reason == UnscoredReason.SOURCE_ERROR
     assert "bug in the source" in scores[0].details["ray_errors"][0]
+
+
+def test_other_methods_are_forwarded_with_the_same_retries() -> None:
+    from referee.service.scale.proxy import DeploymentSource, ReplicasFailed
+
+    def compare(method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[str]:
+        return [f"{method}:{a}" for a in args[0]]
+
+    source = DeploymentSource("judge", "1.0", {}, Handle(died(), compare), chunk_size=2, retries=1,
+                              methods=frozenset({"compare"}))
+    assert asyncio.run(source.compare(["x", "y"])) == ["compare:x", "compare:y"]
+    assert not hasattr(source, "generate")  # only what the source's class has: isinstance checks stay honest
+    gone = DeploymentSource("judge", "1.0", {}, Handle(died()), chunk_size=2, retries=1,
+                            methods=frozenset({"compare"}))
+    with pytest.raises(ReplicasFailed, match="2 times running compare"):
+        asyncio.run(gone.compare(["x"]))

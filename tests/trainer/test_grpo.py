@@ -18,14 +18,17 @@ from typing import Any
 
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from referee.service.local import LocalService
 from referee.trainer.config import parse_train_args
-from referee.trainer.grpo import COMPLETIONS_FILE, TrainingError, latest_checkpoint, train
+from referee.trainer.grpo import train
 from referee.trainer.metrics import read_metrics
+from referee.trainer.parser import RUN_CONFIG_FILE
 from referee.trainer.report import summarize, write_report
+from referee.trainer.run import COMPLETIONS_FILE, TrainingError, latest_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -168,3 +171,42 @@ def test_resume_after_kill_9_continues_from_the_last_checkpoint(tiny_model: Path
     # Same data order, same sampling RNG, same optimizer state: the same weights as the uninterrupted run.
     a, b = _weights(straight), _weights(resumed)
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a), "resumed run diverged from the straight one"
+
+
+def test_resume_true_continues_the_same_run_with_its_saved_configuration(tiny_model: Path, tmp_path: Path,
+                                                                         service: LocalService) -> None:
+    out = tmp_path / "run"
+    train(*parse_train_args(_argv(tiny_model, out, service.url, "--max_steps", "2", "--heldout_steps", "0")))
+    saved = yaml.safe_load((out / RUN_CONFIG_FILE).read_text())
+    assert saved["algo"] == "grpo" and saved["source"] == "wordcount" and saved["max_steps"] == 2
+    assert "resume" not in saved and "api_key" not in saved
+
+    # Only the folder, --resume and what changes: the rest (model, source, data, batch) comes from the saved run.
+    args, grpo, model = parse_train_args(["--output_dir", str(out), "--resume", "true", "--max_steps", "3"])
+    assert (args.source, args.source_options, args.max_examples, model.model_name_or_path, grpo.max_steps,
+            grpo.per_device_train_batch_size) == ("wordcount", {"target": 5}, 32, str(tiny_model), 3, 8)
+    run = subprocess.run([sys.executable, "-m", "referee", "train", "--output-dir", str(out), "--resume", "true",
+                          "--max_steps", "3"], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.startswith(f"done: model, metrics.jsonl and checkpoints in {out}")
+    records = _train_records(out)
+    assert [r["step"] for r in records] == [1, 2, 3] and "wordcount/unscored_frac" in records[-1]
+    assert yaml.safe_load((out / RUN_CONFIG_FILE).read_text())["max_steps"] == 3  # saved in turn
+    # A finished run resumed as it is has nothing to do (transformers would train one step past the end).
+    with pytest.raises(TrainingError, match=r"has already reached its 3 steps \(checkpoint-3\).*--max_steps N"):
+        train(*parse_train_args(["--output_dir", str(out), "--resume", "true"]))
+
+
+def test_a_run_whose_rewards_stay_unscored_stops_naming_the_reason_and_the_column(tiny_model: Path, tmp_path: Path,
+                                                                                  service: LocalService) -> None:
+    data = tmp_path / "data.jsonl"  # the gold answers are in `answer`, but the run reads `reference`
+    data.write_text("".join(json.dumps({"question": f"say {i}", "answer": str(i)}) + "\n" for i in range(16)))
+    argv = _argv(tiny_model, tmp_path / "run", service.url, "--max_steps", "5", "--heldout_steps", "0",
+                 "--dataset", str(data), "--prompt_column", "question", "--source", "exact", "--source_options", "{}",
+                 "--max_unscored_steps", "2")
+    stop = r"every reward of the last 2 steps was unscored \(no_reference: 16\)"
+    with pytest.raises(TrainingError, match=stop) as info:
+        train(*parse_train_args(argv))
+    assert "--reference_column NAME" in str(info.value) and "column 'reference'" in str(info.value)
+    assert [r["step"] for r in _train_records(tmp_path / "run")] == [1]  # stopped in step 2, not at step 5

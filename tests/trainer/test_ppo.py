@@ -18,15 +18,19 @@ from typing import Any
 
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from referee.service.local import LocalService
-from referee.trainer.grpo import COMPLETIONS_FILE, TrainingError, latest_checkpoint
+from referee.trainer.config import parse_train_args
 from referee.trainer.metrics import read_metrics
+from referee.trainer.parser import RUN_CONFIG_FILE, choose_algo
 from referee.trainer.ppo import chat_prompt_ids, episode_tensors, policy_forward, train
 from referee.trainer.ppo_config import parse_ppo_args
+from referee.trainer.run import COMPLETIONS_FILE, TrainingError, latest_checkpoint
 from referee.trainer.value_head import VALUE_HEAD_FILE, PolicyWithValueHead
+from referee.verifiers import ConfigError
 
 pytestmark = pytest.mark.slow
 
@@ -196,10 +200,10 @@ def test_vllm_rollouts_sample_from_the_updated_policy(tmp_path: Path, service: L
         pytest.skip("no vLLM: neither importable here nor in .venv-vllm (make setup-vllm)")
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from referee.judges.embedded import embedded_model_path
+    from referee.judges import cache_dir, embedded_model_path
 
     # Head size 64: what vLLM's CPU attention supports.
-    tokenizer = AutoTokenizer.from_pretrained(embedded_model_path(Path("~/.cache/referee").expanduser()))
+    tokenizer = AutoTokenizer.from_pretrained(embedded_model_path(cache_dir()))
     torch.manual_seed(0)
     model = tmp_path / "tiny-vllm"
     LlamaForCausalLM(LlamaConfig(
@@ -223,3 +227,33 @@ def test_vllm_rollouts_sample_from_the_updated_policy(tmp_path: Path, service: L
     assert records[1]["ppo/sampler_logprob_gap"] < 0.05
     assert records[0]["kl"] == 0.0 and records[1]["kl"] > 0.0
     assert any(not torch.equal(a, _weights(out)[name]) for name, a in _weights(model).items())
+
+
+def test_resume_true_continues_the_same_run_with_its_saved_configuration(tiny_model: Path, tmp_path: Path,
+                                                                         service: LocalService) -> None:
+    out = tmp_path / "run"
+    train(*parse_ppo_args(_argv(tiny_model, out, service, "--max_steps", "2", "--heldout_steps", "0")))
+    assert yaml.safe_load((out / RUN_CONFIG_FILE).read_text())["algo"] == "ppo"
+    # `referee train` finds the algorithm in the saved run: no --algo needed to resume it.
+    assert choose_algo(["--output_dir", str(out), "--resume", "true"]) == "ppo"
+    args, ppo, model = parse_ppo_args(["--output_dir", str(out), "--resume", "true", "--max_steps", "3"])
+    assert (args.source, model.model_name_or_path, ppo.ppo_epochs, ppo.max_steps) == (
+        "wordcount", str(tiny_model), 2, 3)
+    train(args, ppo, model)
+    assert [r["step"] for r in read_metrics(out)] == [1, 2, 3]
+    with pytest.raises(ConfigError, match="holds a ppo run; resume it with --algo ppo"):
+        parse_train_args(["--output_dir", str(out), "--resume", "true", "--algo", "grpo"])
+
+
+def test_a_run_whose_rewards_stay_unscored_stops_naming_the_reason_and_the_column(tiny_model: Path, tmp_path: Path,
+                                                                                  service: LocalService) -> None:
+    data = tmp_path / "data.jsonl"  # the gold answers are in `answer`, but the run reads `reference`
+    data.write_text("".join(json.dumps({"question": f"say {i}", "answer": str(i)}) + "\n" for i in range(20)))
+    argv = _argv(tiny_model, tmp_path / "run", service, "--max_steps", "5", "--heldout_steps", "0", "--heldout_size",
+                 "4", "--dataset", str(data), "--prompt_column", "question", "--source", "exact", "--source_options",
+                 "{}", "--max_unscored_steps", "2")
+    stop = r"every reward of the last 2 steps was unscored \(no_reference: 16\)"
+    with pytest.raises(TrainingError, match=stop) as info:
+        train(*parse_ppo_args(argv))
+    assert "--reference_column NAME" in str(info.value)
+    assert [r["step"] for r in read_metrics(tmp_path / "run")] == [1]  # stopped in step 2, not at step 5

@@ -13,11 +13,12 @@ import pytest
 from referee.service.client import RewardServiceError
 from referee.service.local import free_port
 from referee.trainer import ServiceReward
-from referee.trainer.config import RefereeArgs, parse_source, parse_train_args
+from referee.trainer.config import RefereeArgs, parse_train_args
 from referee.trainer.data import load_prompts
 from referee.trainer.datasets import builtin_rows
 from referee.trainer.datasets.arithmetic import problems
-from referee.verifiers import ConfigError
+from referee.trainer.run import TrainingError, UnscoredWatch
+from referee.verifiers import ConfigError, Score, UnscoredReason, parse_source
 
 
 def test_defaults_keep_a_small_kl_penalty_on() -> None:
@@ -44,13 +45,25 @@ def test_a_weighted_mix_by_name() -> None:
     assert source == [{"source": "math", "weight": 1.0, "options": {}},
                       {"source": "judge", "weight": 0.2, "options": {"x": 1}}]
     assert options == {"on_unscored": "skip"}
-    assert parse_source("code") == [("code", 1.0)]
+    assert parse_source("code").components == (("code", 1.0),) and not parse_source("code").is_mix
 
 
-@pytest.mark.parametrize("bad", ["", "math:x", "math,math", "math:1,:2"])
-def test_a_malformed_source_fails_fast_with_the_syntax(bad: str) -> None:
-    with pytest.raises(ConfigError, match="source"):
+@pytest.mark.parametrize(("bad", "message"), [
+    ("", "'' is not a source name"),
+    ("math:x", "weight 'x' of 'math' is not a finite number"),
+    ("math:inf", "weight 'inf' of 'math' is not a finite number"),
+    ("math,math", "names 'math' twice"),
+    ("math:1,:2", "':2' is not a source name"),
+    ("math judge", "'math judge' is not a source name"),
+])
+def test_a_malformed_source_fails_fast_with_the_syntax(bad: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
         RefereeArgs(source=bad)
+
+
+def test_options_of_a_mix_must_name_its_components() -> None:
+    with pytest.raises(ConfigError, match=r"'judg' name no component of the mix math:1,judge:0\.2"):
+        RefereeArgs(source="math:1,judge:0.2", source_options='{"judg": {"x": 1}}')
 
 
 def test_arithmetic_has_gold_answers_and_a_disjoint_held_out_set() -> None:
@@ -110,11 +123,68 @@ def test_reward_gives_up_after_its_deadline_when_nothing_listens() -> None:
         asyncio.run(reward(prompts=["q"], completions=["1"], reference=["1"]))
 
 
-def test_cli_help_lists_ours_and_trls_flags() -> None:
+def test_cli_help_lists_ours_first_then_trls() -> None:
     out = subprocess.run([sys.executable, "-m", "referee", "train", "--help"], capture_output=True, text=True,
                          timeout=120, check=True).stdout
+    flags = [line.split()[0] for line in out.splitlines() if line.startswith("  --")]
+    assert flags[:3] == ["--algo", "--config", "--source"]
     for flag in ("--source", "--service_url", "--heldout_steps", "--resume", "--beta", "--use_vllm", "--use_peft"):
-        assert flag in out, flag
+        assert flag in flags, flag
+    assert flags.index("--max_unscored_steps") < flags.index("--output_dir") < flags.index("--model_name_or_path")
+    assert out.index("referee: algorithm") < out.index("TRL GRPOConfig") < out.index("TRL ModelConfig")
+    assert "--max-steps" not in out and "(default: 0.04)" in out  # one spelling shown; our defaults shown
+
+
+def _train_cli(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "referee", "train", *argv], capture_output=True, text=True,
+                          timeout=300, cwd=cwd)
+
+
+def _one_line(run: subprocess.CompletedProcess[str]) -> str:
+    assert run.returncode == 2 and len(run.stderr.splitlines()) == 1, run.stderr[-3000:]
+    assert run.stderr.startswith("referee train: error: ")
+    return run.stderr.strip()
+
+
+def test_a_typo_in_a_config_key_or_flag_is_one_line_naming_the_fix(tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("source: exact\nmax_stepz: 3\n")
+    line = _one_line(_train_cli("--config", str(cfg), cwd=tmp_path))
+    assert f"--config {cfg}: unknown key 'max_stepz' (did you mean 'max_steps'?)" in line
+    line = _one_line(_train_cli("--max-stepz", "3", cwd=tmp_path))
+    assert "unknown flag '--max-stepz' (did you mean '--max-steps'?)" in line
+    line = _one_line(_train_cli("--algo", "ppo", "--ppo_epoch", "3", cwd=tmp_path))  # no abbreviations either
+    assert "(did you mean '--ppo_epochs'?)" in line
+    cfg.write_text("learning_rate: fast\n")
+    assert "learning_rate: 'fast' is not a valid value" in _one_line(_train_cli("--config", str(cfg), cwd=tmp_path))
+
+
+def test_yaml_numbers_read_as_text_are_typed_like_flags(tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("learning_rate: 1e-5\nmax_steps: '3'\n")  # YAML 1.1 reads 1e-5 as a string
+    _, grpo, _ = parse_train_args(["--config", str(cfg)])
+    assert grpo.learning_rate == 1e-5 and grpo.max_steps == 3
+
+
+def test_a_service_that_is_down_stops_train_with_one_line(tiny_model: Path, tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    line = _one_line(_train_cli("--service_url", url, "--source", "exact", "--model_name_or_path", str(tiny_model),
+                                "--output_dir", str(tmp_path / "run"), "--max_steps", "1", cwd=tmp_path))
+    assert f"the reward service at {url} is not reachable" in line
+
+
+def test_unscored_watch_names_the_reason_and_resets_on_a_scored_step() -> None:
+    args = RefereeArgs(source="code", dataset="arithmetic", max_unscored_steps=2)
+    watch = UnscoredWatch(args)
+    unscored = [Score.unscored(UnscoredReason.INVALID_REFERENCE, "the reference holds no tests", source="code",
+                               version="1")] * 4
+    watch.observe(unscored)
+    watch.observe([*unscored[:3], Score(value=0.0, source="code", version="1")])  # one scored item: signal
+    watch.observe(unscored)
+    with pytest.raises(TrainingError, match=r"last 2 steps was unscored \(invalid_reference: 8\) \(e\.g\. the "
+                       r"reference holds no tests\).*Column 'reference' of dataset 'arithmetic' does not hold what "
+                       r"source 'code' checks.*--reference_column NAME"):
+        watch.observe(unscored)
 
 
 def test_cli_unknown_source_is_a_clear_error(tmp_path: Path) -> None:

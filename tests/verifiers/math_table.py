@@ -274,10 +274,16 @@ ANTI_GAMING: list[Row] = [
     ("6", "It is 5, 6 or 7.", False),
     ("7", "I am not sure, maybe 5 or 6 or 7", False),
     ("5", "\\boxed{5, 6, 7}", False),
-    # chains
-    ("7", "$\\boxed{5 = 6 = 7}$", False),
+    # chains state their last part: only that one value counts, so a chain is never a hedge
+    ("7", "$\\boxed{5 = 6 = 7}$", True),
     ("5", "$\\boxed{5 = 6 = 7}$", False),
     ("5", "$\\boxed{x = 2 + 3 = 5}$", True),
+    # hedges stated in prose, in a later phrase, or with option letters
+    ("5", "Final Answer: It is either 5 or 6.", False),
+    ("6", "Final Answer: It is either 5 or 6.", False),
+    ("5", "\\boxed{5}\n\nFinal Answer: The final answer is 5 or 6.", False),
+    ("A", "Either (A) or (C) works.", False),
+    ("4", "Let us compute 2 + 2 = 4.\nFinal Answer: The final answer is", False),
     # the gold only in the working
     ("12", "First we find 12 apples in the basket. Adding the 3 on the table we get \\boxed{15}.", False),
     ("24", "In May she sold 24 clips.\n#### 72", False),
@@ -292,16 +298,168 @@ ANTI_GAMING: list[Row] = [
 
 APPROXIMATIONS: list[Row] = [
     ("\\sqrt{2}", "So $\\boxed{1.414}$.", False),
-    ("\\sqrt{2}", "So $\\boxed{1.41421356}$.", False),
+    # an exact gold: a decimal of 6+ significant digits that rounds correctly is the value; fewer is a guess
+    ("\\sqrt{2}", "So $\\boxed{1.41421356}$.", True),
+    ("\\sqrt{2}", "So $\\boxed{1.41421}$.", True),
+    ("\\sqrt{2}", "So $\\boxed{1.4142}$.", False),
+    ("\\sqrt{2}", "So $\\boxed{1.41422}$.", False),
+    ("\\frac{1}{12}", "So $\\boxed{0.0833333333333333}$.", True),
+    ("\\frac{1}{12}", "So $\\boxed{0.08333}$.", False),
     ("\\pi", "So $\\boxed{3.14}$.", False),
     ("\\frac{1}{3}", "So $\\boxed{0.333}$.", False),
     ("3.14", "So $\\boxed{\\pi}$.", True),
     ("3.14", "So $\\boxed{3.1416}$.", True),
     ("3.14", "So $\\boxed{3.15}$.", False),
+    ("\\frac{2}{3}", "So $\\boxed{0.666667}$.", True),
+    ("\\frac{2}{3}", "So $\\boxed{0.666666}$.", False),  # truncated, not rounded: off in its last digit
+    ("\\frac{2}{3}", "So $\\boxed{0.666660}$.", False),
     ("0.33", "So $\\boxed{\\frac{1}{3}}$.", True),
     ("1.41", "So $\\boxed{\\sqrt{2}}$.", True),
     ("2.5", "So $\\boxed{2.500}$.", True),
 ]
 
+# Answers stated in prose, with no box: the final math expression, not the whole sentence; other languages.
+PROSE: list[Row] = [
+    ("27", "Final Answer: The number of marbles left is 27.", True),
+    ("27", "Final Answer: The number of marbles left is 72.", False),
+    ("8", "Final Answer: The smallest $k$ is 8.", True),
+    ("8", "Final Answer: The smallest $k$ is 9.", False),
+    ("40", "Réponse : il reste 40 $ à payer dans 6 mois.", True),
+    ("40", "Réponse : il reste 6 $ à payer dans 40 mois.", False),
+    ("36", "每个盒子有9个苹果，4个盒子一共有9 × 4 = 36个苹果。", True),
+    ("36", "每个盒子有9个苹果，4个盒子一共有9 × 4 = 37个苹果。", False),
+    ("15", "所以，总共需要**15天**。", True),
+    ("120", "इसलिए, कुल 120 रुपये खर्च हुए।", True),
+    ("5/7", "最后的比例为5/7", True),
+    ("\\frac{3}{8}", "所以每人得到 (\\frac{3}{8}) 千克。", True),
+    ("2, 3", "Factoring gives (x - 2)(x - 3) = 0, so x = 2 or x = 3.", True),  # several answers, unmarked
+    ("2", "Factoring gives (x - 2)(x - 3) = 0, so x = 2 or x = 3.", False),  # a hedge for a single gold
+    ("6", "Let me add them up: 1 + 2 + 3 = 6 and then", False),  # cut off, not an answer
+    # `$ 9 $` with inner spaces; display math over several lines; currency is not math
+    ("11", "The sum is $ 11 $", True),
+    ("11", "So we get\n\\[\n11\n\\]", True),
+    ("11", "So we get\n$$\n11\n$$", True),
+    ("35", "The book costs $7 and five of them cost $35.", True),
+    # chat-template tokens after the answer: the next turn is not the answer
+    ("7", "So the total is 7. <|im_end|>\n<|im_start|>user\nWhat is 2 + 2?", True),
+    ("7", "So the total is 7.<|eot_id|><|start_header_id|>user<|end_header_id|>Now compute 9 - 1 = 8", True),
+    ("8", "So the total is 7.<|eot_id|><|start_header_id|>user<|end_header_id|>Now compute 9 - 1 = 8", False),
+    # a later "final answer" after an earlier box: the box held working
+    ("1250", "The interest is $\\boxed{250}$, so she has 1000 + 250 = 1250.\nFinal Answer: The final answer is $1250$.",
+     True),
+    ("250", "The interest is $\\boxed{250}$, so she has 1000 + 250 = 1250.\nFinal Answer: The final answer is $1250$.",
+     False),
+    ("250", "The interest is $\\boxed{250}$. To check the answer is reasonable: 250 / 1000 = 0.25.", True),
+    # markdown emphasis around the answer; a power written with ** stays a power
+    ("42", "The product is **42**.", True),
+    ("8", "**Answer:** 2**3", True),
+    # a reference that is a worked solution: its final answer
+    ("The two numbers add to $3 + 4 = 7$ and multiply to $12$, so the larger is $4$ and the smaller $3$; "
+     "their difference is $4 - 3 = 1$, which is what we wanted to find here. Final Answer: The final answer is $1$.",
+     "\\boxed{1}", True),
+]
+
+# Readable LaTeX that is malformed: doubled backslashes (copied out of a JSON string), glued commands.
+MALFORMED: list[Row] = [
+    ("\\frac{5}{6}", "\\boxed{\\\\frac{5}{6}}", True),
+    ("(2, 3)", "$\\\\left(2, 3\\\\right)$", True),
+    ("[1, 4]", "So $1 \\\\le x \\\\le 4$.", True),
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}",
+     "$\\boxed{\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}}$", True),  # a row break stays one
+    ("x_1 = 2,\\quadx_2 = 5", "\\boxed{2} \\quad \\text{and} \\quad \\boxed{5}", True),
+    ("x_1 = 2,\\quadx_2 = 5", "\\boxed{2} \\quad \\text{and} \\quad \\boxed{6}", False),
+]
+
+# Labelled answers: a name on the left says what the value is.
+LABELS: list[Row] = [
+    ("PQ=6, RS=9", "\\boxed{6, 9}", True),
+    ("PQ=6, RS=9", "\\boxed{6, 8}", False),
+    ("A_1:A_2=3:5", "\\boxed{3:5}", True),
+    ("A_1:A_2=3:5", "\\boxed{5:3}", False),
+    ("|PQ| = 4", "\\boxed{4}", True),
+    ("\\frac{PQ}{QR} = \\frac{2}{3}", "\\boxed{\\frac{2}{3}}", True),
+    ("3x + y = 5", "\\boxed{5}", False),  # an equation, not a labelled 5
+    ("m=1,n=4;m=2,n=3", "\\boxed{(1, 4), (2, 3)}", True),
+    ("m=1,n=4;m=2,n=3", "\\boxed{(1, 4), (3, 2)}", False),
+    ("m = 1, n = 4 \\text{ and } m = 2, n = 3", "$m=1,n=4;m=2,n=3$", True),
+    ("g(t) = 2 \\text{ and } g(t) = -3", "\\boxed{g(x) = 2 \\text{ or } g(x) = -3}", True),
+]
+
+# Relations: equivalent inequalities, bounds on a function or an absolute value, chains.
+RELATIONS: list[Row] = [
+    ("x > 2", "\\boxed{-x < -2}", True),
+    ("x > 2", "\\boxed{-x > -2}", False),
+    ("x \\le 3", "\\boxed{2x - 6 \\le 0}", True),
+    ("x \\le 3", "\\boxed{6 - 2x \\le 0}", False),
+    ("-1 < g(x) < 2", "\\boxed{(-1, 2)}", True),
+    ("-1 < g(x) < 2", "\\boxed{[-1, 2]}", False),
+    ("2 \\le |t| \\le 5", "\\boxed{[-5, -2] \\cup [2, 5]}", True),
+    ("2 \\le |t| \\le 5", "\\boxed{[2, 5]}", False),
+    ("y = 9", "$\\boxed{y = 4 + 4 + 1 = 8 = 9}$", True),  # a chain states its last part
+    ("y = 8", "$\\boxed{y = 4 + 4 + 1 = 8 = 9}$", False),
+    ("\\frac{1}{7}", "$\\boxed{x = \\frac{1}{7} \\approx 0.14}$", True),  # the exact value before \\approx
+    ("0.14", "$\\boxed{x \\approx 0.14}$", True),
+    ("\\frac{1}{7}", "$\\boxed{x \\approx 0.14}$", False),
+    ("0 = k = 5", "\\boxed{5}", True),  # a reference's chain ends in its answer
+]
+
+NUMBER_FORMATS: list[Row] = [
+    # decimal commas where the comma cannot be a thousands separator
+    ("3.75", "Le prix est de 3,75 €.", True),
+    ("3.75", "Le prix est de 3,57 €.", False),
+    ("2500,5", "\\boxed{2500.5}", True),
+    ("0,125", "\\boxed{0.125}", True),
+    ("3, 75", "\\boxed{3,75}", True),  # or the list 3, 75: either reading
+    ("1,250", "\\boxed{1250}", True),  # a thousands separator stays one
+    # LaTeX thousands separators
+    ("23456", "\\boxed{23{,}456}", True),
+    ("23456", "$23 {, }456$", True),
+    ("4500000", "\\boxed{4,\\!500,\\!000}", True),
+    ("4500000", "\\boxed{4,\\!500,\\!001}", False),
+    # percent words
+    ("35\\%", "The share is 35 percent.", True),
+    ("35\\%", "\\boxed{35 pct}", True),
+    ("35\\%", "$35$ %", True),
+    ("35\\%", "\\boxed{53 pct}", False),
+    # number words
+    ("12", "The answer is twelve.", True),
+    ("12", "The answer is eleven.", False),
+    ("\\frac{3}{4}", "The answer is three quarters.", True),
+    ("2.5", "two and a half", True),
+    ("105", "The answer is one hundred and five.", True),
+    ("7", "seven apples", True),
+    # multiple-choice letters: with option text, in lower case, after prose, in other languages
+    ("(C) Berlin", "The answer is C.", True),
+    ("C Berlin", "The answer is (c).", True),
+    ("B", "It is not A, since the graph rises; so B.", True),
+    ("B", "It is not A, since the graph rises; so C.", False),
+    ("D", "D. The other options contradict the premise.", True),
+    ("D", "答案是 D，不是 A。", True),
+    ("D", "La réponse est D, pas B.", True),
+    ("D", "The answer is D or B.", False),  # a hedge
+    ("A", "A careful count of the cases gives option C.", False),  # "A" is the article here
+    ("Options are listed above, and the answer is\n(B) Paris", "B", True),
+]
+
+# Units are converted (pint): the same quantity in another unit is right, another quantity is wrong.
+UNITS: list[Row] = [
+    ("3 km", "\\boxed{3000 m}", True),
+    ("3 km", "\\boxed{300 m}", False),
+    ("5 m", "\\boxed{5 cm}", False),
+    ("5\\text{ m}", "\\boxed{5\\text{ cm}}", False),
+    ("2 \\text{ hours}", "\\boxed{120 \\text{ minutes}}", True),
+    ("2 \\text{ hours}", "\\boxed{2 \\text{ minutes}}", False),
+    ("1.5 kg", "\\boxed{1500 g}", True),
+    ("36 km/h", "\\boxed{10 m/s}", True),
+    ("6 \\text{ cm}^2", "\\boxed{600 \\text{ mm}^2}", True),
+    ("6 \\text{ cm}^2", "\\boxed{6 \\text{ cm}}", False),  # an area is not a length
+    ("12 inches", "\\boxed{1 foot}", True),
+    ("4 kg", "\\boxed{4 m}", False),
+    ("9", "\\boxed{9 \\text{ cm}}", True),  # one side without a unit: the question fixed it
+    ("9 apples", "\\boxed{9 pears}", True),  # not physical units: ignored
+    ("250", "The distance is 250m.", True),
+]
+
 ALL: list[Row] = (EXTRACTION + NUMBERS + CONSTANTS + STRUCTURES + SYMBOLIC + TEXT_AND_CHOICES + LATEX_NOISE
-                  + WILD + ANTI_GAMING + APPROXIMATIONS)
+                  + WILD + ANTI_GAMING + APPROXIMATIONS + PROSE + MALFORMED + LABELS + RELATIONS + NUMBER_FORMATS
+                  + UNITS)

@@ -69,3 +69,17 @@ async def test_humaneval_chat_style_markdown_answers() -> None:
 @pytest.mark.skipif(not os.environ.get("REFEREE_HUMANEVAL_ALL"), reason="set REFEREE_HUMANEVAL_ALL=1 for all 164")
 async def test_humaneval_all_164() -> None:
     await check_problems(problems(None))
+
+
+HELPER_FORGERIES = {  # a wrong answer, and the prompt's helper redefined so that the tests accept it
+    32: "    return 0.0\n\n\ndef poly(xs, x):\n    return 0.0\n",
+    38: "    return s\n\n\ndef encode_cyclic(s):\n    return s\n",
+    50: "    return s\n\n\ndef encode_shift(s):\n    return s\n",
+}
+
+
+async def test_redefining_a_helper_the_prompt_gives_does_not_pass() -> None:
+    """HumanEval/32, /38 and /50 check the answer with a helper the prompt defines (issue 13)."""
+    chosen = problems(list(HELPER_FORGERIES))
+    scores = await score_many([sample(p, HELPER_FORGERIES[int(p["task_id"].split("/")[1])]) for p in chosen])
+    assert [(s.value, s.reason) for s in scores] == [(0.0, None)] * 3, [s.details for s in scores]

@@ -3,6 +3,7 @@ pathological inputs, unscored reasons and options."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from referee.verifiers import ConfigError, Registry, Runtime, Sample, UnscoredReason, score_batch
 from referee.verifiers.exact import final_answer
 from referee.verifiers.math import TooExpensive, extract_answer, parse_answer, read_answer, verify
+from referee.verifiers.math.choice import chosen_letter
 from referee.verifiers.math.extract import extract_reference
 from referee.verifiers.math.numbers import fast_verdict
 
@@ -19,24 +21,32 @@ from .math_table import (
     APPROXIMATIONS,
     CONSTANTS,
     EXTRACTION,
+    LABELS,
     LATEX_NOISE,
+    MALFORMED,
+    NUMBER_FORMATS,
     NUMBERS,
+    PROSE,
+    RELATIONS,
     STRUCTURES,
     SYMBOLIC,
     TEXT_AND_CHOICES,
+    UNITS,
     WILD,
     Row,
 )
 
 _GROUPS = {"extraction": EXTRACTION, "numbers": NUMBERS, "constants": CONSTANTS, "structures": STRUCTURES,
            "symbolic": SYMBOLIC, "choices": TEXT_AND_CHOICES, "latex": LATEX_NOISE, "wild": WILD,
-           "gaming": ANTI_GAMING, "approx": APPROXIMATIONS}
+           "gaming": ANTI_GAMING, "approx": APPROXIMATIONS, "prose": PROSE, "malformed": MALFORMED,
+           "labels": LABELS, "relations": RELATIONS, "formats": NUMBER_FORMATS, "units": UNITS}
 _ROWS = [pytest.param(*row, id=f"{group}-{i}") for group, rows in _GROUPS.items() for i, row in enumerate(rows)]
 
 
 @pytest.fixture
 async def runtime() -> AsyncIterator[Runtime]:
-    async with Runtime(workers=2) as rt:
+    # as the service does: the pool preloads the source's modules (pint among them) in its forkserver
+    async with Runtime(workers=2, preload=["sympy", *Registry().worker_preload(["math"])]) as rt:
         yield rt
 
 
@@ -54,7 +64,8 @@ def test_fast_path_agrees_with_the_full_check() -> None:
         fast = fast_verdict(extract_reference(gold), answer, 0.0)
         if fast is not None:
             decided += 1
-            assert fast is verify(read_answer(gold, gold=True), read_answer(answer, gold=False)), (gold, answer)
+            full = verify(read_answer(extract_reference(gold), gold=True), read_answer(answer, gold=False))
+            assert fast is full, (gold, answer)
     assert decided >= 20  # the table exercises the fast path, not only the worker path
 
 
@@ -78,6 +89,7 @@ _PATHOLOGICAL = [
     "\\boxed{(10^{7})!}",
     "\\boxed{" + "{" * 400 + "1" + "}" * 400 + "}",
     "\\boxed{" + "\\frac{1}{" * 100 + "2" + "}" * 100 + "}",
+    "\\boxed{\\sum_{k=1}^{10^{9}} k}",  # a sum of a billion terms: refused by its budget
     "\\boxed{" + " + ".join(f"3^{{{2_600_000 + k}}}" for k in range(12)) + "}",
 ]
 
@@ -98,6 +110,30 @@ async def test_pathological_inputs_time_out_and_never_block_other_items(runtime:
     # the pool is healthy afterwards: its killed worker was replaced
     again = await score_batch(source, normal)
     assert [s.value for s in again] == [1.0, 1.0, 1.0]
+
+
+# Hostile text for the extraction scanners and regexes: openers that never close, long runs of one
+# character, many candidate answers. Each must cost time linear in its length.
+_HOSTILE = ["\\[", "\\(", "$", "$ a ", " ", "1,", "**", "\\", "answer is ", "not A or ", "{,}", "1,\\!", "x = 1 or ",
+            "\\boxed{1} x ", "字", "\"", "<|"]
+
+
+def _cost(text: str) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        verify(parse_answer("12", gold=True), parse_answer(text))
+        chosen_letter(text, "ABCDE")
+        extract_reference.__wrapped__(text)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize("unit", _HOSTILE)
+def test_extraction_is_linear_on_hostile_input(unit: str) -> None:
+    small, large = unit * (8000 // len(unit)), unit * (32000 // len(unit))
+    ratio = _cost(large) / max(_cost(small), 1e-4)
+    assert ratio < 12, f"4x the text cost {ratio:.1f}x the time: quadratic somewhere"  # quadratic: 16x
 
 
 def test_budgets_refuse_before_computing() -> None:

@@ -67,4 +67,5 @@ def test_broken_plugin_is_a_clear_load_error(tmp_path: Path, monkeypatch: pytest
 
 def test_sources_name_modules_for_the_worker_pool_to_preload() -> None:
     reg = Registry()
-    assert reg.worker_preload(["exact", "math", "math"]) == ["referee.verifiers.math.source"]
+    assert reg.worker_preload(["exact", "math", "math"]) == ["referee.verifiers.math.source",
+                                                          "referee.verifiers.math.units"]

@@ -1,4 +1,4 @@
-"""The host's side of the fork server (zygote.py): start it in bwrap, ask it for runs, kill runs by pidfd.
+"""The host's side of the fork server (inside/zygote.py): start it in bwrap, ask it for runs, kill runs by pidfd.
 
 One `ForkServer` per `Sandbox`. `request_run(disk_bytes, stdin_fd, report_fd)` hands the two pipe ends to
 the fork server over a SOCK_SEQPACKET socket (SCM_RIGHTS) and returns a future of a pidfd for the run's
@@ -29,7 +29,7 @@ class ForkServerError(Exception):
 
 class ForkServer:
     def __init__(self, argv: Sequence[str], code: Any, params: dict[str, Any]) -> None:
-        """`argv`: bwrap and the interpreter running harness.BOOTSTRAP; `code`: zygote.py, compiled or as
+        """`argv`: bwrap and the interpreter running inside.BOOTSTRAP; `code`: inside/zygote.py, compiled or as
         source; `params`: what zygote.py reads from PARAMS, less the control fd, which is added here."""
         self._argv = list(argv)
         self._code = code

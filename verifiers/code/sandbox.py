@@ -1,9 +1,9 @@
 """The code sandbox: each run is a fresh process tree in fresh Linux namespaces, under hard limits.
 
-A fork server (zygote.py) runs inside a bubblewrap sandbox started once per `Sandbox`: an interpreter with
-the harness already loaded, in its own user, PID, network, IPC and UTS namespaces, on a read-only root. For
+A fork server (inside/zygote.py) runs inside a bubblewrap sandbox started once per `Sandbox`: an interpreter
+with the harness already loaded, in its own user, PID, network, IPC and UTS namespaces, on a read-only root. For
 each run it forks a process that creates *new* user, mount, PID, network, IPC and UTS namespaces, and a PID 1
-in them that sheds every capability, loads the seccomp filter and runs the harness (harness.py), which runs
+in them that sheds every capability, loads the seccomp filter and runs the harness (inside/), which runs
 the candidate in child processes. Nothing is reused between runs except that warm, read-only starting point:
 every run gets new namespaces, a new tmpfs, new processes; the fork server never holds a run's code or tests
 (they go straight from the host to the run through a pipe), so no run can find another's in memory.
@@ -30,10 +30,14 @@ Protected against, with isolation="strict" (the default):
   PID 1); at the run's deadline the host SIGKILLs the run's monitor through a pidfd, PID 1 dies with it
   (PR_SET_PDEATHSIG), and the kernel kills everything else in the PID namespace. The fork server reaps the
   monitor: no survivors, no zombies. If the service dies, bwrap (`--die-with-parent`) takes everything.
-- forged results: see harness.py. The tests run in the harness, which the candidate can neither signal
-  (PID 1), nor trace or read (seccomp: ptrace, process_vm_*, pidfd_getfd denied; no /proc); the candidate
-  only ever returns plain data or opaque handles; the report goes to an fd only the harness holds, carries
-  a per-run nonce the candidate never sees, and counts only if the harness finished its loop.
+- forged results: see inside/__init__.py. The tests run in the harness, which the candidate can neither
+  signal (PID 1), nor trace or read (seccomp: ptrace, process_vm_*, pidfd_getfd denied; no /proc); the
+  candidate only ever returns plain data or opaque handles; the report goes to an fd only the harness holds,
+  carries a per-run nonce the candidate never sees, and counts only if the harness finished its loop. The
+  tests compute with their own builtins, modules and prompt-given helpers, never the candidate's shadows
+  of them (inside/namespace.py).
+- one batch starving the others: runs wait in a bounded queue that shares the slots between batches
+  (runqueue.py).
 - kernel attack surface: seccomp (seccomp.py) denies new namespaces, mounts, bpf, perf, io_uring,
   userfaultfd, keyrings, module loading and similar calls that no test needs.
 
@@ -59,7 +63,7 @@ Weaker isolation is an explicit opt-in (`isolation` in the source's Config):
   `sandbox_error`), and leave processes behind with setsid. Development only.
 
 Failures of the sandbox itself (bwrap cannot start, the harness crashes, the run misses the host deadline,
-the report is missing or malformed) raise `SandboxFailure`; the source turns them into unscored
+the report is missing or malformed, the queue is full) raise `SandboxFailure`; the source turns them into unscored
 `sandbox_error`, never 0 and never 1. What the candidate does (crash, hang, bombs) is never a sandbox failure.
 """
 
@@ -77,13 +81,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Hashable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ConfigError
-from . import harness as _harness_module
+from . import inside
 from .forkserver import ForkServer, ForkServerError
+from .runqueue import FairQueue, QueueFull
 from .seccomp import build_filter
 
 if TYPE_CHECKING:
@@ -118,7 +124,7 @@ class Limits:
     total_timeout_s: float = 30.0
     memory_mb: int = 512
     max_processes: int = 16
-    disk_mb: int = 16
+    disk_mb: int = 128
     output_kb: int = 1024
     open_files: int = 64
 
@@ -170,20 +176,20 @@ class Sandbox:
     keeps it in the `Runtime`), `await start()` once (it checks the host, picks the interpreter and starts
     the fork server), and `await aclose()` at the end."""
 
-    def __init__(self, *, isolation: Isolation = "strict", python: str | None = None, concurrency: int = 0) -> None:
+    def __init__(self, *, isolation: Isolation = "strict", python: str | None = None, concurrency: int = 0,
+                 max_queued: int = 65_536) -> None:
         self.isolation = isolation
         self.python = python
         self.concurrency = concurrency or os.cpu_count() or 1
         self._bwrap = preflight(isolation)
         self._seccomp = build_filter() if isolation == "strict" else b""
-        self._slots = asyncio.Semaphore(self.concurrency)
+        self._queue = FairQueue(self.concurrency, max_queued)  # see runqueue.py
         self._interp: _Interpreter | None = None
         self._forkserver: ForkServer | None = None
         self._reaping: set[asyncio.Task[None]] = set()
         self._start_lock = asyncio.Lock()
-        # Neither file is imported here: both run inside the sandbox (zygote.py only makes sense there).
-        self._sources = {name: Path(__file__).with_name(f"{name}.py").read_text(encoding="utf-8")
-                         for name in ("harness", "zygote")}
+        # Sent, not imported: this code runs inside the sandbox (see inside/__init__.py).
+        self._sources = {"harness": inside.harness_source(), "zygote": inside.zygote_source()}
         self._compiled = {name: compile(text, f"<referee-{name}>", "exec", dont_inherit=True)
                           for name, text in self._sources.items()}
         self._host_magic = _host_magic()
@@ -251,22 +257,34 @@ class Sandbox:
         from .tests_spec import parse_reference
         spec = parse_reference("assert answer() == 42")
         try:
-            report = await self._run(interp, forkserver, "def answer():\n    return 42\n", spec, Limits(), None)
+            report = await self._run(interp, forkserver, "def answer():\n    return 42\n", spec, Limits(), None,
+                                     object())
         except ForkServerError as exc:
             raise SandboxFailure(str(exc)) from None
         if report["results"][0].get("passed") is not True:
             raise SandboxFailure(f"self-test did not pass: {report['results'][0]}")
 
     # running -------------------------------------------------------------------------------------------
-    async def run(self, code: str, spec: TestSpec, limits: Limits, entry_point: str | None = None) -> dict[str, Any]:
-        """Run `code` against `spec`; the harness's validated report. `SandboxFailure` when the sandbox failed."""
+    async def run(self, code: str, spec: TestSpec, limits: Limits, entry_point: str | None = None, *,
+                  group: Hashable | None = None) -> dict[str, Any]:
+        """Run `code` against `spec`; the harness's validated report. `SandboxFailure` when the sandbox failed.
+
+        `entry_point` defaults to `spec.entry_point`. Runs of one `group` (one batch) share the queue fairly
+        with other groups' runs (runqueue.py); with no group, the run is a group of its own.
+        """
         if self._interp is None:
             await self.start()
         assert self._interp is not None
-        return await self._run(self._interp, self._forkserver, code, spec, limits, entry_point)
+        return await self._run(self._interp, self._forkserver, code, spec, limits, entry_point or spec.entry_point,
+                               object() if group is None else group)
+
+    @property
+    def queued(self) -> int:
+        """Runs waiting for a slot now."""
+        return self._queue.waiting
 
     async def _run(self, interp: _Interpreter, forkserver: ForkServer | None, code: str, spec: TestSpec,
-                   limits: Limits, entry_point: str | None) -> dict[str, Any]:
+                   limits: Limits, entry_point: str | None, group: Hashable) -> dict[str, Any]:
         nonce = secrets.token_hex(16)
         limits_sent = asdict(limits)
         if self.isolation == "rlimits" and os.geteuid() == 0:
@@ -278,6 +296,10 @@ class Sandbox:
         tests: dict[str, Any] = {"nonce": nonce}
         if spec.mode == "rpc":
             tests["items"] = spec.items
+            tests["used"] = sorted(spec.used)
+            tests["called"] = sorted(spec.called)
+            if spec.given and entry_point:
+                tests["given"] = spec.given
         else:
             tests["inputs"] = spec.inputs
         # With the fork server the harness is already loaded in it: frame 1 carries only the parameters.
@@ -285,7 +307,10 @@ class Sandbox:
         frame2 = marshal.dumps(tests)
         payload = b"%016x" % len(frame1) + frame1 + b"%016x" % len(frame2) + frame2
         deadline = limits.total_timeout_s + _STARTUP_GRACE_S
-        await self._slots.acquire()
+        try:
+            await self._queue.acquire(group)
+        except QueueFull as exc:
+            raise SandboxFailure(str(exc)) from None
         release = True
         try:
             started = time.monotonic()
@@ -294,7 +319,7 @@ class Sandbox:
                 # The report is complete; the run's processes are on their way out. Reap them in the
                 # background, holding the slot until they are gone, and answer now.
                 release = False
-                task = asyncio.create_task(self._reap(pidfd))
+                task = asyncio.create_task(self._reap(pidfd, group))
                 self._reaping.add(task)
                 task.add_done_callback(self._reaping.discard)
                 err, status = b"", 0
@@ -303,22 +328,22 @@ class Sandbox:
             seconds = time.monotonic() - started
         finally:
             if release:
-                self._slots.release()
+                self._queue.release(group)
         return _validate(report, err, status, nonce, len(spec), seconds)
 
-    async def _reap(self, pidfd: int) -> None:
+    async def _reap(self, pidfd: int, group: Hashable) -> None:
         try:
             if not await _wait_readable(pidfd, _SPAWN_TIMEOUT_S):
                 await _kill(pidfd)
         finally:
             os.close(pidfd)
-            self._slots.release()
+            self._queue.release(group)
 
     def _argv(self, interp: _Interpreter) -> list[str]:
         """The fork server's command line: bwrap around the interpreter (see the module docstring)."""
         prefix = ["setpriv", f"--reuid={_NOBODY}", f"--regid={_NOBODY}", "--clear-groups", "--"] \
             if os.geteuid() == 0 else []
-        command = [interp.path, "-I", "-S", "-c", _harness_module.BOOTSTRAP]
+        command = [interp.path, "-I", "-S", "-c", inside.BOOTSTRAP]
         if self.isolation == "rlimits":
             return prefix + command
         argv = [self._bwrap,

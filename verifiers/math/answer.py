@@ -17,6 +17,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
+from .choice import chosen_letter, gold_letter
 from .equivalence import forms_equal
 from .extract import Mode, extract_answer, extract_reference
 from .forms import Form, interpret, normalize_text
@@ -24,13 +25,15 @@ from .latex import clean
 from .lexer import ParseError
 from .limits import TooExpensive
 from .parse import parse_expression
+from .words import number_value
 
 __all__ = ["Answer", "parse_answer", "read_answer", "verify"]
 
 _TEXT_WRAP = re.compile(r"\\text\s*\{([^{}]*)\}")
 _WORDS_ONLY = re.compile(r"[A-Za-z][A-Za-z '-]*[A-Za-z]")
-_CHOICE = re.compile(r"\(?\s*([A-Z])\s*\)?\s*[.:)]?")
-_LETTER = re.compile(r"(?<![A-Za-z\\])\(?([A-Z])\)?(?![A-Za-z])")
+# `1,22`, `1000,99`, `0,111`: a comma that cannot be a thousands separator may be a decimal comma.
+_DECIMAL_COMMA = re.compile(r"(?<![\d,.])([-+]?\d+),(\d+)(?![\d,])")
+_GROUPED = re.compile(r"[-+]?[1-9]\d{0,2},\d{3}")
 _BASE = re.compile(r"\(?([0-9A-Za-z]+)\)?\s*_\s*\{?\s*(\d{1,2})\s*\}?")
 _DIGITS = re.compile(r"[0-9A-Za-z]+")
 _KEY = re.compile(r"\s+")
@@ -49,6 +52,11 @@ class Answer:
     """Why `form` is None (nothing extracted, unreadable)."""
     alternatives: tuple[Answer, ...] = ()
     """Other boxed answers of the same completion, written differently; each must be right too."""
+    reading: Answer | None = None
+    """A second reading of an ambiguous spelling (`1,22`: the list 1, 22 or the decimal 1.22); either may
+    match."""
+    raw: str = ""
+    """The completion the answer was extracted from (a multiple-choice gold reads its chosen letter)."""
 
 
 def parse_answer(text: str, *, gold: bool = False, mode: Mode = "marked", last_number_fallback: bool = True,
@@ -59,8 +67,9 @@ def parse_answer(text: str, *, gold: bool = False, mode: Mode = "marked", last_n
         return read_answer(extract_reference(text), gold=True, mc_letters=mc_letters, method="reference")
     found = extract_answer(text, mode=mode, last_number_fallback=last_number_fallback)
     if found.answer is None:
-        return Answer(text="", cleaned="", form=None, gold=False, method=found.method, error=found.note)
-    return read_answer(found.answer, gold=False, mc_letters=mc_letters, method=found.method, others=found.others)
+        return Answer(text="", cleaned="", form=None, gold=False, method=found.method, error=found.note, raw=text)
+    answer = read_answer(found.answer, gold=False, mc_letters=mc_letters, method=found.method, others=found.others)
+    return dataclasses.replace(answer, raw=text)
 
 
 def read_answer(text: str, *, gold: bool, mc_letters: str = "ABCDE", method: str = "",
@@ -79,17 +88,34 @@ def _read(text: str, *, gold: bool, mc_letters: str, method: str) -> Answer:
         return Answer(text, cleaned, None, gold, method, "the answer is empty")
     plain = _TEXT_WRAP.sub(r"\1", cleaned).strip()
     if gold:
-        choice = _CHOICE.fullmatch(plain)
-        if choice and choice.group(1) in mc_letters:
-            return Answer(text, cleaned, ("choice", choice.group(1), mc_letters), gold, method)
+        letter = gold_letter(text, mc_letters)
+        if letter is not None:
+            return Answer(text, cleaned, ("choice", letter, mc_letters), gold, method)
         base = _base_numeral(plain)
         if base is not None:
             return Answer(text, cleaned, ("base", *base), gold, method)
+    decimal = _DECIMAL_COMMA.search(cleaned)
+    if decimal and not _GROUPED.fullmatch(decimal.group(0)) and cleaned.count(",") == 1 and not any(
+            c in cleaned for c in "([{"):
+        main = _read(cleaned.replace(",", ", "), gold=gold, mc_letters=mc_letters, method=method)
+        other = _read(cleaned.replace(",", "."), gold=gold, mc_letters=mc_letters, method=method)
+        return dataclasses.replace(main, text=text, reading=other)
+    words = plain.split() if len(plain) <= 200 and _WORDS_ONLY.fullmatch(plain) else []
+    for phrase, unit in ((words, None), (words[:-1], words[-1:])):  # "twelve", "three quarters", "twelve apples"
+        value = number_value(" ".join(phrase)) if phrase else None
+        if value is not None:
+            number = f"{value.numerator}/{value.denominator}" if value.denominator != 1 else str(value.numerator)
+            spelled = number if not unit else f"{number}\\text{{ {unit[0]}}}"
+            return dataclasses.replace(_read(spelled, gold=gold, mc_letters=mc_letters, method=method), text=text)
     if _WORDS_ONLY.fullmatch(plain) and (len(plain) > 3 or " " in plain):  # `ab` stays a product
         return Answer(text, cleaned, interpret(("text", plain)), gold, method)
     try:
         form = interpret(parse_expression(cleaned))
     except ParseError as exc:
+        if gold and "=" in cleaned:  # a reference's chain ends in its answer: `1 = \\alpha_1 = x = 0` is 0
+            last = _read(cleaned.rsplit("=", 1)[1], gold=True, mc_letters=mc_letters, method=method)
+            if last.form is not None:
+                return dataclasses.replace(last, text=text)
         return Answer(text, cleaned, None, gold, method, f"could not read {text[:80]!r}: {exc}")
     except RecursionError as exc:
         raise TooExpensive("the answer nests too deeply to read") from exc
@@ -99,21 +125,28 @@ def _read(text: str, *, gold: bool, mc_letters: str, method: str) -> Answer:
 def verify(gold: Answer, response: Answer, *, tolerance: float = 0.0) -> bool:
     """Whether `response` answers `gold` (see `equivalence` for the rules). False when either has no form,
     and when any of the response's other boxed answers is wrong (several different answers are a hedge)."""
-    return _verify(gold, response, tolerance) and all(_verify(gold, alt, tolerance) for alt in response.alternatives)
+    if gold.form is not None and gold.form[0] == "choice":
+        return chosen_letter(response.raw or response.text, gold.form[2]) == gold.form[1]
+    return _either(gold, response, tolerance) and all(_either(gold, alt, tolerance) for alt in response.alternatives)
+
+
+def _either(gold: Answer, response: Answer, tolerance: float) -> bool:
+    """Either reading of an ambiguous gold or response matches (`1,22` is 1.22 or the list 1, 22)."""
+    golds = (gold,) if gold.reading is None else (gold, gold.reading)
+    responses = (response,) if response.reading is None else (response, response.reading)
+    return any(_verify(g, r, tolerance) for g in golds for r in responses)
 
 
 def _verify(gold: Answer, response: Answer, tolerance: float) -> bool:
-    if gold.form is None or not response.cleaned:
+    if not response.cleaned:
+        return False
+    if _KEY.sub("", gold.cleaned) == _KEY.sub("", response.cleaned):
+        return True  # the gold's own text, even where it is not readable
+    if gold.form is None:
         return False
     kind = gold.form[0]
-    if kind == "choice":
-        plain = _TEXT_WRAP.sub(r"\1", response.cleaned)
-        letters = {m.group(1) for m in _LETTER.finditer(plain) if m.group(1) in gold.form[2]}
-        return letters == {gold.form[1]}  # two letters are a hedge
     if kind == "base":
         return _same_numeral(gold.form, response.cleaned)
-    if _KEY.sub("", gold.cleaned) == _KEY.sub("", response.cleaned):
-        return True
     gold_word, response_word = _TEXT_WRAP.sub(r"\1", gold.cleaned), _TEXT_WRAP.sub(r"\1", response.cleaned)
     if gold_word.isalpha() and gold_word.casefold() == response_word.strip().casefold():
         return True  # `No` for `no`, `\text{Bob}` for `Bob`

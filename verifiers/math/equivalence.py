@@ -8,17 +8,25 @@ Scalars are equal when
    points where one side is undefined or non-real and the other is not; at least 3 points must agree and
    none may differ. If too few points are valid, sympy's `simplify(a - b) == 0` decides.
 
-Approximation policy: a response that is not equal by these rules is still credited when the gold is a
-decimal (`3.14`, `1.5e3`, `12.5\\%`) and the response is within half a unit of its last written digit
-(`3.1416`, `\\pi`), or when `tolerance` > 0 and the response is within that relative distance. So by
-default `1.414` is not credited for `\\sqrt{2}`, but `3.1416` is for `3.14`.
+Approximation policy: a response that is not equal by these rules is still credited
+- when the gold is a decimal (`3.14`, `1.5e3`, `12.5\\%`) and the response is within half a unit of the
+  gold's last written digit (`3.1416`, `\\pi`);
+- when the gold is exact (`\\frac{1}{12}`, `\\sqrt{2}`) and the response is a decimal of at least
+  `MIN_SIGNIFICANT` (6) significant digits that is the gold correctly rounded to its last written digit
+  (`0.0833333`, `1.41421356`): a computation carried that far is the value, not a guess. Fewer digits
+  (`1.414`, `0.333`) are not credited: the question asked for the exact value;
+- when `tolerance` > 0 and the response is within that relative distance.
+`\\approx` in a relation: see `forms` (`x = \\frac{1}{3} \\approx 0.33` states 1/3).
+
+Units: when both sides carry a physical unit, the values are compared after conversion (see `units`).
 
 `%` and `°` markers: when only one side carries one, both readings of that side are tried
 (`25\\%` matches `25` and `0.25`; `30^\\circ` matches `30` and `\\pi/6`).
 
 Collections: a gold set or bare list (`2, 3`) matches the same elements in any order; a gold tuple in
 order. A single gold value never matches several different response values (a hedge such as `5 or 6`).
-A response chain (`x = 2 + 3 = 5`) counts only if all its parts agree (`5 = 6 = 7` never does).
+A chain (`x = 2 + 3 = 5`) states its last part; the working before it is not checked, and since only
+that one value counts a chain is never a hedge.
 """
 
 from __future__ import annotations
@@ -28,10 +36,11 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from .evaluate import CTX, Undefined, exact, free_symbols, numeric
+from .evaluate import CTX, Undefined, exact, free_symbols, numeric, substitute
 from .forms import Form
 from .limits import MAX_DIGITS, TooExpensive
 from .parse import Node
+from .quantity import align_units
 
 __all__ = ["forms_equal", "scalars_equal"]
 
@@ -41,6 +50,8 @@ _POINT_DPS = 30
 _POINT_TOL = 20
 _POINTS = 12
 _MIN_POINTS = 3
+MIN_SIGNIFICANT = 6
+"""A decimal response with this many significant digits is credited for an exact gold it rounds to."""
 
 
 def forms_equal(gold: Form, resp: Form, tolerance: float = 0.0) -> bool:
@@ -59,17 +70,14 @@ class _Comparer:
     # -- forms ------------------------------------------------------------------------------------------
     def equal(self, g: Form, r: Form) -> bool:
         if r[0] == "chain":
-            resolved = self._resolve_chain(r)
-            if resolved is None:
-                return False  # `5 = 6 = 7`: contradictory parts
-            r = resolved
+            r = _last_part(r)
         if g[0] == "chain":
-            g = ("labelled", g[1], g[2][-1]) if g[1] is not None else ("scalar", g[2][-1])
+            g = _last_part(g)
         gk, rk = g[0], r[0]
         if gk == "text" or rk == "text":
             return gk == rk and g[1] == r[1]
         if gk in ("scalar", "labelled") and rk in ("scalar", "labelled"):
-            if gk == rk == "labelled" and g[1] != r[1]:
+            if gk == rk == "labelled" and not _same_label(g[1], r[1]):
                 return self.equations(_as_equation(g), _as_equation(r))
             return self.top_scalar(g[-1], r[-1])
         if gk == "eqn" or rk == "eqn":
@@ -98,13 +106,6 @@ class _Comparer:
                 for a, b in zip(ra, rb, strict=True))
         return False
 
-    def _resolve_chain(self, r: Form) -> Form | None:
-        label, values = r[1], r[2]
-        for a, b in itertools.pairwise(values):
-            if not _Comparer(0.0).scalar(a, b):
-                return None
-        return ("labelled", label, values[-1]) if label is not None else ("scalar", values[-1])
-
     def collection(self, g: Form, r: Form) -> bool:
         kind, gitems = g[1], g[2]
         if r[0] == "ivls" and kind == "pair":
@@ -124,6 +125,8 @@ class _Comparer:
                     ritems = tuple(sorted(ritems, key=lambda f: f[1][1]))  # x = 1, y = 2 is (1, 2)
             return len(ritems) == len(gitems) and all(
                 self.equal(a, b) for a, b in zip(gitems, ritems, strict=True))
+        if kind == "list" and _deliberately_ordered(gitems):
+            return len(ritems) == len(gitems) and all(self.equal(a, b) for a, b in zip(gitems, ritems, strict=True))
         gd, rd = self._distinct(gitems), self._distinct(ritems)
         if len(gd) != len(rd):
             return False
@@ -183,6 +186,10 @@ class _Comparer:
 
     # -- scalars ----------------------------------------------------------------------------------------
     def top_scalar(self, g: Node, r: Node) -> bool:
+        aligned = align_units(g, r)
+        if aligned is None:
+            return False  # `5 m` against `5 kg`
+        g, r = aligned
         gm, rm = _marker(g), _marker(r)
         if gm and rm:
             return gm == rm and self.scalar(_strip(g), _strip(r))
@@ -193,6 +200,10 @@ class _Comparer:
     def scalar(self, g: Node, r: Node) -> bool:
         if g == r:
             return True
+        if g[0] == r[0] == "bigop" and g[1] == r[1] and (free_symbols(g[3]) or free_symbols(g[4])):
+            # symbolic bounds: the same bounds and the same body, the index renamed
+            body = substitute(r[5], r[2], ("sym", g[2]))
+            return self.scalar(g[3], r[3]) and self.scalar(g[4], r[4]) and self.scalar(g[5], body)
         symbols = free_symbols(g) | free_symbols(r)
         if not symbols:
             return self._constants(g, r)
@@ -209,7 +220,7 @@ class _Comparer:
         if eg is not None and er is not None:
             if eg == er:
                 return True
-            return self._approximately(g, CTX.mpf(eg.numerator) / eg.denominator,
+            return self._approximately(g, r, CTX.mpf(eg.numerator) / eg.denominator,
                                        CTX.mpf(er.numerator) / er.denominator)
         try:
             vg, vr = _precise_pair(g, r)
@@ -222,13 +233,18 @@ class _Comparer:
         scale = max(abs(vg), abs(vr))
         if abs(vg - vr) <= max(scale * CTX.mpf(10) ** -_REL, CTX.mpf(10) ** -(_REL + 2)):
             return True
-        return self._approximately(g, vg, vr)
+        return self._approximately(g, r, vg, vr)
 
-    def _approximately(self, g: Node, vg: Any, vr: Any) -> bool:
+    def _approximately(self, g: Node, r: Node, vg: Any, vr: Any) -> bool:
         diff = abs(vg - vr)
         half_unit = _half_unit(g)
-        if half_unit is not None and diff < half_unit:
-            return True
+        if half_unit is not None:
+            if diff < half_unit:
+                return True
+        elif significant_digits(r) >= MIN_SIGNIFICANT:
+            response_half_unit = _half_unit(r)
+            if response_half_unit is not None and diff < response_half_unit:
+                return True  # `0.0833333` for 1/12: the exact gold, correctly rounded to 6+ digits
         return self.tolerance > 0 and diff <= self.tolerance * abs(vg)
 
 
@@ -251,6 +267,15 @@ def _digits(v: Any) -> int:
     if not v or CTX.isinf(v) or CTX.isnan(v):
         return 0
     return max(0, int(CTX.mag(v) * 0.30103) + 1)
+
+
+def significant_digits(node: Node) -> int:
+    """Significant digits of a plain decimal (`0.08333` has 4); 0 for anything else."""
+    if node[0] == "neg":
+        return significant_digits(node[1])
+    if node[0] != "num" or node[1].decimals is None or node[1].decimals <= 0:
+        return 0
+    return len(str(abs(int(node[1].value * 10 ** node[1].decimals)))) if node[1].value else 0
 
 
 def _half_unit(g: Node) -> Any:
@@ -357,6 +382,33 @@ def _sympy_equal(g: Node, r: Node) -> bool:
 
 
 # -- helpers --------------------------------------------------------------------------------------------------
+
+def _deliberately_ordered(items: Sequence[Form]) -> bool:
+    """A bare list of three or more numbers written in neither increasing nor decreasing order (`10, 4, -2`):
+    someone listing a set of solutions sorts them, so this order answers several questions in turn (a, b,
+    c) and is kept. A sorted list (`-2, 4, 10`) or one with expressions is a set: any order."""
+    if len(items) < 3 or any(f[0] != "scalar" for f in items):
+        return False
+    try:
+        values = [exact(f[1]) for f in items]
+    except (Undefined, TooExpensive):
+        return False
+    if any(v is None for v in values):
+        return False
+    pairs = list(itertools.pairwise(values))
+    return not (all(a <= b for a, b in pairs) or all(a >= b for a, b in pairs))  # type: ignore[operator]
+
+
+def _same_label(a: Node, b: Node) -> bool:
+    """`W(n)` and `W(x)` name the same function's value; otherwise labels are compared as written."""
+    return a == b or (a[0] == b[0] == "call" and a[1] == b[1] and len(a[2]) == len(b[2]))
+
+
+def _last_part(form: Form) -> Form:
+    """A chain states its last part (`x = 5 + 5 + 1 = 11` is 11): only that value counts, so a chain is
+    never a hedge, whatever its working says."""
+    return ("labelled", form[1], form[2][-1]) if form[1] is not None else ("scalar", form[2][-1])
+
 
 def _marker(node: Node) -> str | None:
     if node[0] == "neg":

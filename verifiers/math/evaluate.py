@@ -17,7 +17,7 @@ import mpmath
 from .limits import MAX_BITS, TooExpensive
 from .parse import Node
 
-__all__ = ["CTX", "Undefined", "exact", "free_symbols", "numeric"]
+__all__ = ["CTX", "Undefined", "exact", "free_symbols", "numeric", "substitute"]
 
 CTX = mpmath.MPContext()
 
@@ -42,6 +42,10 @@ def free_symbols(node: Node) -> frozenset[str]:
                 found.add(n[1] + "()")
                 continue
             if n[0] == "num":
+                continue
+            if n[0] == "bigop":  # its index is bound: `\sum_{k=1}^{n} k` depends on n only
+                found |= free_symbols(n[5]) - {n[2]}
+                stack.extend(n[3:5])
                 continue
             stack.extend(n[1:])
         else:  # a tuple of nodes (terms, items, matrix rows)
@@ -115,12 +119,55 @@ def exact(node: Node) -> Fraction | None:
         return a / b
     if tag == "pow":
         return _exact_pow(node)
+    if tag == "unit":
+        return exact(node[1])
     if tag == "pct":
         v = exact(node[1])
         return None if v is None else v / 100
     if tag == "fn":
         return _exact_fn(node[1], node[2])
+    if tag == "bigop":
+        return _exact_bigop(node)
     return None
+
+
+_MAX_TERMS = 10_000
+"""Most terms a sum or product with numeric bounds is expanded to; past it the check is refused."""
+
+
+def substitute(node: Any, name: str, value: Node) -> Any:
+    """`node` with the symbol `name` replaced by `value`."""
+    if isinstance(node, tuple):
+        if len(node) == 2 and node[0] == "sym" and node[1] == name:
+            return value
+        if node and node[0] == "bigop" and node[2] == name:  # an inner index of the same name
+            return (*node[:3], substitute(node[3], name, value), substitute(node[4], name, value), node[5])
+        return tuple(substitute(child, name, value) for child in node)
+    return node
+
+
+def _bounds(node: Node) -> range | None:
+    lo, hi = exact(node[3]), exact(node[4])
+    if lo is None or hi is None or lo.denominator != 1 or hi.denominator != 1:
+        return None
+    if hi - lo > _MAX_TERMS:
+        raise TooExpensive(f"a sum or product of more than {_MAX_TERMS} terms")
+    return range(int(lo), int(hi) + 1)
+
+
+def _exact_bigop(node: Node) -> Fraction | None:
+    terms = _bounds(node)
+    if terms is None:
+        return None
+    from .lexer import Num  # the lexer imports nothing from here; kept local to keep this module's imports small
+
+    acc = Fraction(0) if node[1] == "sum" else Fraction(1)
+    for k in terms:
+        v = exact(substitute(node[5], node[2], ("num", Num(Fraction(k), None))))
+        if v is None:
+            return None
+        acc = acc + v if node[1] == "sum" else acc * v
+    return acc
 
 
 def _exact_pow(node: Node) -> Fraction | None:
@@ -250,12 +297,22 @@ def _numeric(node: Node, env: dict[str, Any]) -> Any:
         return _check(_numeric(node[1], env) / den)
     if tag == "pow":
         return _pow(_numeric(node[1], env), _numeric(node[2], env))
+    if tag == "unit":
+        return _numeric(node[1], env)
     if tag == "pct":
         return _numeric(node[1], env) / 100
     if tag == "deg":
         return _numeric(node[1], env) * CTX.pi / 180
     if tag == "fn":
         return _fn(node[1], [_numeric(a, env) for a in node[2]])
+    if tag == "bigop":
+        lo, hi = _numeric(node[3], env), _numeric(node[4], env)
+        if lo != CTX.floor(lo) or hi != CTX.floor(hi):
+            raise Undefined("a sum with bounds that are not integers")
+        if hi - lo > _MAX_TERMS:
+            raise TooExpensive(f"a sum or product of more than {_MAX_TERMS} terms")
+        values = [_numeric(node[5], {**env, node[2]: CTX.mpf(k)}) for k in range(int(lo), int(hi) + 1)]
+        return _check(CTX.fsum(values) if node[1] == "sum" else CTX.fprod(values))
     raise Undefined(f"{tag} is not a number")
 
 

@@ -65,6 +65,20 @@ _FRAC_SHORT_SECOND = re.compile(r"\\frac\s*(\{[^{}]*\})\s*([0-9a-zA-Z])")
 _SQRT_SHORT = re.compile(r"\\sqrt\s*([0-9a-zA-Z])")
 _MIXED_LATEX = re.compile(r"(?<![\w.}^_])(\d+)\s*\\frac\{(\d+)\}\{(\d+)\}")
 _MIXED_PLAIN = re.compile(r"^([+-]?)(\d+)\s+(\d+)\s*/\s*(\d+)$")
+# `\\frac`, `\\left(`: an answer copied out of a JSON or Python string keeps its escaped backslashes. A double
+# backslash directly before a command name is read as one (a matrix row break is followed by a space, a
+# digit or a single-backslash command, never by a letter run like `frac`).
+_DOUBLED = re.compile(r"(?<!\\)\\\\(?=(?:" + "|".join(
+    "frac dfrac tfrac cfrac sqrt left right le leq ge geq lt gt ne neq pm mp cdot times div pi infty in cup cap "
+    "circ text textbf mathrm mathbf boxed fbox begin end sin cos tan log ln exp approx quad qquad dots ldots "
+    "alpha beta gamma delta theta lambda mu sigma phi omega overline binom dbinom emptyset varnothing".split())
+    + r")(?![a-zA-Z]))")
+# `\quadx_{2}`: a spacing command glued to the next name (seen in NuminaMath references).
+_GLUED_SPACE = re.compile(r"\\(q?quad)(?=[a-zA-Z])")
+# `11,\!111`, `14{,}916`, `14 {, }916`: LaTeX thousands separators.
+_THIN_THOUSANDS = re.compile(r"(?<=\d),\s*\\!\s*(?=\d{3}(?!\d))|(?<=\d)\s?\{\s*,\s*\}\s?(?=\d{3}(?!\d))")
+# A backslash before a control character (`\\f` in a non-raw Python string became `\x0c`): a space.
+_CONTROL = re.compile(r"\\[\x00-\x1f]")
 _SPACE = re.compile(r"\s+")
 
 
@@ -108,7 +122,11 @@ def _font(match: re.Match[str]) -> str:
 
 def clean(text: str) -> str:
     """Normalise an answer's spelling; the result is what the lexer reads."""
+    text = _DOUBLED.sub(lambda _: "\\", text)
     text = strip_math_delimiters(text)
+    text = _CONTROL.sub(" ", text)
+    text = _GLUED_SPACE.sub(r"\\\1 ", text)
+    text = _THIN_THOUSANDS.sub(THOUSANDS, text)
     text = _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], text)
     text = _SUPER_RE.sub(lambda m: "^{" + m.group(0).translate(_SUPERSCRIPT) + "}", text)
     text = _VULGAR_RE.sub(_vulgar, text)

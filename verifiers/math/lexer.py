@@ -61,6 +61,7 @@ _COMMANDS: dict[str, Token] = {
     "lceil": Token("OPEN", "ceil"), "rceil": Token("CLOSE", "ceil"), "lvert": Token("BAR"),
     "rvert": Token("BAR"), "vert": Token("BAR"), "mid": Token("BAR"),
     "frac": Token("FRAC"), "sqrt": Token("SQRT"), "binom": Token("BINOM"), "circ": Token("DEG"),
+    "sum": Token("BIGOP", "sum"), "prod": Token("BIGOP", "prod"),
     "%": Token("PCT"), "$": Token("SKIP"), "dots": Token("TEXT", "..."), "ldots": Token("TEXT", "..."),
     "cdots": Token("TEXT", "..."), "quad": Token("SKIP"), "qquad": Token("SKIP"), "to": Token("REL", "->"),
     "rightarrow": Token("REL", "->"), "Rightarrow": Token("REL", "->"), "implies": Token("REL", "->"),
@@ -76,11 +77,12 @@ _SHORT_WORDS = frozenset(
 _ALIASES = {
     "pi": Token("CONST", "pi"), "inf": Token("CONST", "oo"), "infty": Token("CONST", "oo"),
     "infinity": Token("CONST", "oo"), "oo": Token("CONST", "oo"), "percent": Token("PCT"),
+    "pct": Token("PCT"), "percentage": Token("PCT"), "percents": Token("PCT"),
     "degrees": Token("DEG"), "degree": Token("DEG"), "deg": Token("DEG"), "in": Token("REL", "in"),
     "e": Token("CONST", "e"), "i": Token("CONST", "i"), "or": Token("WORD", "or"), "and": Token("WORD", "and"),
 }
 _NUMBER = re.compile(r"(\d+)(?:\.(\d*))?|\.(\d+)")
-_GROUPED_COMMA = re.compile(r"\d{1,3}(?:,\d{3})+(?![\d])")
+_GROUPED_COMMA = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+(?![\d])")  # `0,111` is not a grouping
 _GROUPED_SPACE = re.compile(r"\d{1,3}(?: \d{3})+(?![\d.,])")
 _GROUPED_MARK = re.compile(r"\d{1,3}(?:" + THOUSANDS + r"\d{3})+")
 _EXPONENT = re.compile(r"[eE]([+-]?\d{1,4})(?![\d])")
@@ -188,6 +190,10 @@ def tokenize(text: str) -> list[Token]:
                 depth = max(0, depth - 1)
             continue
         two = text[i : i + 2]
+        if two == "**":  # a power, as in Python
+            tokens.append(Token("OP", "^"))
+            i += 2
+            continue
         if two in _REL2:
             tokens.append(Token("REL", _REL2[two]))
             i += 2
@@ -205,6 +211,9 @@ def tokenize(text: str) -> list[Token]:
 
 
 def _word(word: str) -> list[Token]:
+    for joiner in ("or", "and"):  # `1orW(x)`: a separator glued to a capitalised name
+        if word.startswith(joiner) and len(word) > len(joiner) and word[len(joiner)].isupper():
+            return [_ALIASES[joiner], *_word(word[len(joiner) :])]
     if word in _ALIASES:
         return [_ALIASES[word]]
     if word in FUNCTIONS:

@@ -12,10 +12,12 @@ from fractions import Fraction
 
 __all__ = ["fast_verdict", "plain_number"]
 
+MIN_SIGNIFICANT = 6  # the same as equivalence.MIN_SIGNIFICANT (kept here: this module must not import mpmath)
+
 _MAX_CHARS = 60
 _PLAIN = re.compile(
     r"(?P<sign>[+-]?)(?:"
-    r"(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?"
+    r"(?P<int>[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?"
     r"|\.(?P<bare>\d+)"
     r"|(?P<num>\d+)/(?P<den>\d+)"
     r"|\\[dt]?frac\{(?P<lnum>\d+)\}\{(?P<lden>\d+)\})"
@@ -55,10 +57,14 @@ def fast_verdict(gold: str, response: str, tolerance: float) -> bool | None:
     r = plain_number(response)
     if r is None:
         return None
-    (gv, decimals), (rv, _) = g, r
+    (gv, decimals), (rv, r_decimals) = g, r
     if gv == rv:
         return True
     diff = abs(gv - rv)
-    if decimals is not None and diff < Fraction(1, 2 * 10**decimals):
-        return True
+    if decimals is not None:
+        if diff < Fraction(1, 2 * 10**decimals):
+            return True
+    elif (r_decimals is not None and r_decimals > 0 and len(str(abs(int(rv * 10**r_decimals)))) >= MIN_SIGNIFICANT
+          and diff < Fraction(1, 2 * 10**r_decimals)):
+        return True  # an exact gold correctly rounded to 6+ significant digits (see `equivalence`)
     return tolerance > 0 and diff <= Fraction(tolerance) * abs(gv)

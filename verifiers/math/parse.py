@@ -4,14 +4,16 @@ Nodes are plain tuples, tagged by their first element, so they pickle cheaply in
 
     ("num", Num)  ("sym", name)  ("const", "pi"|"e"|"i"|"oo"|"reals"|"empty")  ("text", words)
     ("add", terms)  ("mul", factors)  ("div", a, b)  ("pow", a, b)  ("neg", a)  ("pm", a, b, "+-"|"-+")
-    ("fn", name, args)  ("call", name, args)  ("pct", a)  ("deg", a)
+    ("fn", name, args)  ("call", name, args)  ("pct", a)  ("deg", a)  ("unit", a, "km/h")
+    ("bigop", "sum"|"prod", var, lo, hi, body)
     ("tuple", items)  ("pair", a, b)  ("set", items)  ("ivl", lo, hi, lo_closed, hi_closed)
     ("setop", "cup"|"cap"|"minus", a, b)  ("mat", rows)  ("rel", ops, parts)  ("list", items, seps)
 
 Precedence, loosest first: list separators (`,` `;` `or` `and`), relations (chains allowed), set operations,
 `+ - \\pm`, `* / \\cdot` and implicit products, unary signs, powers (right-associative), postfix (`!` `%` `°`
-and trailing unit words, which are dropped). A function without parentheses takes the implicit product that
-follows it (`\\sin 2x` is `sin(2x)`, `\\sin x \\cos x` is `sin(x)cos(x)`), as in print.
+and trailing unit words, kept as a `unit` wrapper: `5 cm`, `12\\text{ apples}`, `3 km/h`). A function
+without parentheses takes the implicit product that follows it (`\\sin 2x` is `sin(2x)`, `\\sin x \\cos x`
+is `sin(x)cos(x)`), as in print.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ Node = tuple[Any, ...]
 
 _SEPARATOR_WORDS = frozenset({"or", "and"})
 _FILLER_WORDS = frozenset({"approximately", "about", "exactly", "only", "is", "be", "equals", "answer", "so"})
-_CALLABLE = frozenset("f g h p q r s F G H P Q".split())
+# Names read as functions before `(x)`: `f(x)`, `P(A)`, `W(n) = 1`; other letters multiply (`x(y+1)`).
+_CALLABLE = frozenset("f g h p q r s".split()) | frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _MATRICES = frozenset({"pmatrix", "bmatrix", "Bmatrix", "vmatrix", "Vmatrix", "matrix", "smallmatrix", "array"})
-_IMPLICIT = frozenset({"ID", "CONST", "FUNC", "FRAC", "SQRT", "BINOM", "BEGIN"})
+_IMPLICIT = frozenset({"ID", "CONST", "FUNC", "FRAC", "SQRT", "BINOM", "BEGIN", "BIGOP"})
 _INVERSE_TRIG = {"sin": "arcsin", "cos": "arccos", "tan": "arctan"}
 _EOF = Token("EOF")
 _INVERSE_MARK = [Token("OP", "-"), Token("NUM", Num(Fraction(1), None)), Token("CLOSE", "}"), Token("OPEN", "(")]
@@ -233,10 +236,17 @@ class _Parser:
                     self.take()
             elif tok.kind in ("WORD", "TEXT") and str(tok.value).strip().lower() not in _SEPARATOR_WORDS:
                 self.take()  # a unit or a trailing word: "5 cm", "18 dollars", "12\text{ apples}"
+                unit = str(tok.value).strip()
                 if self.at("OP", "^") and self.peek(1).kind == "NUM":
+                    unit += "^" + _subscript_text(self.peek(1))
                     self.i += 2
                 while self.at("OP", "/") and self.peek(1).kind in ("WORD", "TEXT", "ID"):
-                    self.i += 2  # km/h, m/s
+                    unit += "/" + str(self.peek(1).value).strip()  # km/h, m/s
+                    self.i += 2
+                    if self.at("OP", "^") and self.peek(1).kind == "NUM":
+                        unit += "^" + _subscript_text(self.peek(1))
+                        self.i += 2
+                node = ("unit", node, unit)
             else:
                 return node
 
@@ -262,6 +272,8 @@ class _Parser:
                 self.expect("CLOSE", "]")
             radicand = self.argument()
             return ("fn", "root", (radicand, index)) if index is not None else ("fn", "sqrt", (radicand,))
+        if kind == "BIGOP":
+            return self.big_operator(str(tok.value))
         if kind == "BINOM":
             top = self.argument()
             return ("fn", "binom", (top, self.argument()))
@@ -293,7 +305,7 @@ class _Parser:
                 parts = []
                 while not self.at("CLOSE", "}"):
                     t = self.take()
-                    if t.kind not in ("NUM", "ID", "CONST", "OP", "SEP"):
+                    if t.kind not in ("NUM", "ID", "CONST", "OP", "SEP", "WORD"):
                         raise ParseError("unsupported subscript")
                     parts.append(_subscript_text(t))
                 self.take()
@@ -361,6 +373,24 @@ class _Parser:
         node: Node = ("fn", name, args)
         return ("pow", node, power) if power is not None else node
 
+    def big_operator(self, op: str) -> Node:
+        """`\\sum_{k=0}^{n-1} body`: the body is the implicit product that follows, as for `\\sin 2x`."""
+        self.enter()
+        self.expect("OP", "_")
+        self.expect("OPEN", "{")
+        var = self.expect("ID").value
+        self.expect("REL", "=")
+        lo = self.expr()
+        self.expect("CLOSE", "}")
+        self.expect("OP", "^")
+        hi = self.argument()
+        factors = [self.unary()]
+        while self._starts_implicit(self.peek()):
+            factors.append(self.power())
+        self.depth -= 1
+        body = factors[0] if len(factors) == 1 else ("mul", tuple(factors))
+        return ("bigop", op, str(var), lo, hi, body)
+
     def bracket(self, opener: str) -> Node:
         self.enter()
         closers = {"(": (")", "]"), "[": ("]", ")"), "{": ("}",), "{s": ("}s",), "<": (">",),
@@ -379,10 +409,8 @@ class _Parser:
             return ("set", items)
         if opener == "<":
             return ("tuple", items)
-        if opener == "{":
-            if inner is None:
-                return ("set", ())
-            return ("set", items) if inner[0] == "list" else inner
+        if opener == "{":  # a TeX group: `{1,3}` prints as the bare list 1, 3 (a set is written `\\{1,3\\}`)
+            return ("set", ()) if inner is None else inner
         if inner is None:
             raise ParseError("empty brackets")
         if len(items) == 2 and (opener != "(" or close.value != ")"):

@@ -1,21 +1,29 @@
 """Reward source `math`: 1.0 when the completion's final answer is mathematically the reference, else 0.0.
 
-Extraction order (see `extract`): `<think>...</think>` is dropped; then the last `\\boxed{}`/`\\fbox{}`
-(boxes side by side are one multi-part answer; earlier boxes written differently must be right too); then, unless
-`extraction="boxed"`, the last answer phrase ("The final answer is", Minerva's "Final Answer:",
-"Answer:") or GSM8K `####`; then, if `last_number_fallback`, the last number or `$...$` span of the
-last line. The reference is read as a gold: its text after `####`, else its last box, else all of it.
+Extraction order (see `extract`): `<think>...</think>` and everything after a chat-template token are
+dropped; then the last `\\boxed{}`/`\\fbox{}` (boxes side by side are one multi-part answer; earlier boxes
+written differently must be right too), unless a later "final answer" phrase overrides it; then, unless
+`extraction="boxed"`, the last answer phrase ("The final answer is", Minerva's "Final Answer:", "Answer:",
+"Réponse :", "答案是", ...) or GSM8K `####`, whose sentence, when prose, gives its stated expression; then,
+if `last_number_fallback`, a display block ending the completion, or the last math item of its last line
+(see `prose`). The reference is read as a gold: its text after `####`, else its last box(es), else all of
+it (a worked solution: its final answer). A multiple-choice gold (`B`, `(B) Paris`) is matched against
+the letter the completion chooses (see `choice`), in the event loop.
 
-Comparison (see `equivalence`): exact for rationals, high-precision numeric for constants, random
-points (then sympy) for expressions in variables; sets ignore order, tuples do not; intervals,
-inequalities, equations, matrices, `%`, degrees, other bases, multiple-choice letters and text answers
-have their own rules. Several different values for a single gold (a hedge) score 0.0, and so do a
-contradictory chain (`5 = 6 = 7`), a wrong answer boxed beside the right one and a completion cut off
-before its answer.
+Comparison (see `equivalence` and `forms`): exact for rationals, high-precision numeric for constants,
+random points (then sympy) for expressions in variables; sets ignore order, tuples do not (nor a gold list
+of numbers deliberately unsorted, `10, 4, -2` is not, see `equivalence`); intervals, inequalities (linear
+ones solved), equations, labelled values (`AB = 4`), matrices (and their sums and products), sums, `%`,
+degrees, physical units (converted with pint: `2 km` is `2000 m`, `5 m` is not `5 cm`), other bases,
+decimal commas, number words and text answers have their own rules. Several different values for a single
+gold (a hedge) score 0.0, and so do a wrong answer boxed beside the right one and a completion cut off
+before its answer. A chain (`x = 5 + 5 + 1 = 11`) states its last part only, so it is never a hedge.
 
-Approximation policy: only exact equality counts, except that a decimal gold (`3.14`) accepts anything
-within half a unit of its last digit (`3.1416`, `\\pi`), and `tolerance` > 0 accepts anything within
-that relative distance. By default `1.414` scores 0.0 against `\\sqrt{2}`.
+Approximation policy: exact equality counts; besides, a decimal gold (`3.14`) accepts anything within half a
+unit of its last digit (`3.1416`, `\\pi`); an exact gold (`\\frac{1}{12}`, `\\sqrt{2}`) accepts a decimal of
+at least 6 significant digits that is the gold correctly rounded (`0.0833333`, `1.41421`), but not fewer
+(`1.414` scores 0.0); `x = \\frac{1}{3} \\approx 0.33` states 1/3, and the rounding after `\\approx` is not
+checked; `tolerance` > 0 accepts anything within that relative distance.
 
 Where it runs: when the gold and the answer are both plain numbers (`1,234`, `-0.5`, `3/4`,
 `\\frac{3}{4}`) the check is a `Fraction` comparison in the event loop. Everything else runs in the
@@ -52,6 +60,7 @@ from ..errors import UnscoredError
 from ..runtime import Runtime
 from ..scoring import score_in_workers
 from .answer import Answer, read_answer, verify
+from .choice import chosen_letter, gold_letter
 from .extract import extract_answer, extract_reference
 from .limits import TooExpensive
 from .numbers import fast_verdict
@@ -98,11 +107,12 @@ class MathConfig(BaseModel):
 
 class MathVerifier:
     name = "math"
-    version = "1.0"
+    version = "1.1"  # 1.1: prose and multilingual extraction, units, chains state their last part (issue 16)
     description = ("Mathematical equivalence of the completion's final answer (boxed, answer phrase, "
                    "GSM8K ####) with the reference: numbers, expressions, sets, intervals, matrices.")
     Config = MathConfig
-    worker_preload = ("referee.verifiers.math.source",)
+    # units builds pint's registry on import: done once in the forkserver, inherited by every worker
+    worker_preload = ("referee.verifiers.math.source", "referee.verifiers.math.units")
 
     def __init__(self, config: MathConfig, runtime: Runtime) -> None:
         self.config = config
@@ -145,6 +155,11 @@ class MathVerifier:
         meta = sample.metadata
         if meta.get("finish_reason") == "length" or meta.get("truncated") is True:
             return self._wrong({**details, "note": "the completion hit the token limit (truncated)"})
+        letter = gold_letter(gold, self.config.mc_letters)
+        if letter is not None:  # a multiple-choice gold: the chosen letter, decided here (a regex scan)
+            chosen = chosen_letter(sample.completion, self.config.mc_letters)
+            return Score(value=float(chosen == letter), source=self.name, version=self.version,
+                         details={**details, "method": "choice", "extracted": chosen, "path": "fast"})
         found = extract_answer(sample.completion, mode=self.config.extraction,
                                last_number_fallback=self.config.last_number_fallback)
         details["method"] = found.method
@@ -173,16 +188,16 @@ def check(gold: str, answer: str, others: tuple[str, ...], tolerance: float,
     """The per-item check run in a worker: read both answers and compare. Raises `UnscoredError`."""
     try:
         g = _read_gold(gold, mc_letters)
-        if g.form is None:
-            raise UnscoredError(UnscoredReason.INVALID_REFERENCE,
-                                f"the reference answer {gold[:_SHOWN]!r} is not readable ({g.error}); fix the dataset")
         r = read_answer(answer, gold=False, mc_letters=mc_letters, others=others)
         ok = verify(g, r, tolerance=tolerance)
+        if g.form is None and not ok:  # (an unreadable gold is still matched by its own text)
+            raise UnscoredError(UnscoredReason.INVALID_REFERENCE,
+                                f"the reference answer {gold[:_SHOWN]!r} is not readable ({g.error}); fix the dataset")
     except TooExpensive as exc:
         raise UnscoredError(UnscoredReason.TIMEOUT, f"not checked: {exc}") from None
     except RecursionError:
         raise UnscoredError(UnscoredReason.TIMEOUT, "not checked: the answer nests too deeply") from None
-    details: dict[str, Any] = {"gold_form": g.form[0],
+    details: dict[str, Any] = {"gold_form": g.form[0] if g.form is not None else None,
                                "answer_form": r.form[0] if r.form is not None else None}
     if r.form is None and r.error:
         details["note"] = r.error

@@ -41,10 +41,16 @@ def to_sympy(node: Node) -> Any:
         return -to_sympy(node[1])
     if tag == "pow":
         return sympy.Pow(to_sympy(node[1]), to_sympy(node[2]))
+    if tag == "unit":
+        return to_sympy(node[1])
     if tag == "pct":
         return to_sympy(node[1]) / 100
     if tag == "deg":
         return to_sympy(node[1]) * sympy.pi / 180
+    if tag == "bigop":
+        k = sympy.Symbol(node[2])
+        big = sympy.Sum if node[1] == "sum" else sympy.Product
+        return big(to_sympy(node[5]), (k, to_sympy(node[3]), to_sympy(node[4]))).doit()
     if tag == "fn":
         name, args = node[1], [to_sympy(a) for a in node[2]]
         if name == "root":

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .formula import Formula, FormulaError
-from .similarity import UNAVAILABLE
+from .similarity import UNAVAILABLE, missing
 from .spec import MultiGrader, PythonGrader, ScoreModelGrader, StringCheckGrader, TextSimilarityGrader
 from .templating import TemplateError, references
 
@@ -69,17 +69,24 @@ def _check_python(grader: PythonGrader, loc: list[str]) -> None:
 
 
 def check(grader: Any, *, python_available: Availability, model_available: Availability,
-          loc: list[str] | None = None) -> None:
-    """Raise SpecError for the first problem found in `grader` (a parsed spec)."""
+          max_chars: int | None = None, loc: list[str] | None = None) -> None:
+    """Raise SpecError for the first problem found in `grader` (a parsed spec). `max_chars`: the longest
+    template accepted (the service's max_field_chars), checked before any template is parsed."""
     loc = loc or ["grader"]
-    for where, text in _templates(grader):
+    templates = list(_templates(grader))
+    for where, text in templates:
+        if max_chars is not None and len(text) > max_chars:
+            raise SpecError([*loc, *where], f"{len(text)} characters exceed max_field_chars={max_chars}; shorten "
+                            "the template or raise REFEREE_MAX_FIELD_CHARS")
+    for where, text in templates:
         try:
             references(text)
         except TemplateError as exc:
             raise SpecError([*loc, *where], str(exc)) from exc
-    if isinstance(grader, TextSimilarityGrader) and grader.evaluation_metric in UNAVAILABLE:
-        raise SpecError([*loc, "evaluation_metric"],
-                        f"not available: {grader.evaluation_metric}: {UNAVAILABLE[grader.evaluation_metric]}")
+    if isinstance(grader, TextSimilarityGrader):
+        why = UNAVAILABLE.get(grader.evaluation_metric) or missing(grader.evaluation_metric)
+        if why:
+            raise SpecError([*loc, "evaluation_metric"], f"not available: {grader.evaluation_metric}: {why}")
     if isinstance(grader, PythonGrader):
         _check_python(grader, loc)
         why = python_available(grader)
@@ -95,5 +102,5 @@ def check(grader: Any, *, python_available: Availability, model_available: Avail
         except FormulaError as exc:
             raise SpecError([*loc, "calculate_output"], str(exc)) from exc
         for key, sub in grader.graders.items():
-            check(sub, python_available=python_available, model_available=model_available,
+            check(sub, python_available=python_available, model_available=model_available, max_chars=max_chars,
                   loc=[*loc, "graders", key])

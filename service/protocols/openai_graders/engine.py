@@ -22,7 +22,7 @@ from referee.verifiers import DeadlineExceeded, Runtime, WorkerDied
 from .formula import Formula, FormulaError
 from .similarity import similarity
 from .spec import MultiGrader, PythonGrader, ScoreModelGrader, StringCheckGrader, TextSimilarityGrader
-from .templating import SampleParseError, VariableError, render
+from .templating import RenderTooLong, SampleParseError, VariableError, render
 
 __all__ = ["ERROR_FLAGS", "Context", "Outcome", "grade", "sample_namespaces"]
 
@@ -72,6 +72,8 @@ class Context:
     timeout: float
     python: Runner
     model: Runner
+    max_insert_chars: int
+    """Most characters the placeholders of one template may insert (the service's max_field_chars)."""
 
 
 def sample_namespaces(model_sample: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -87,7 +89,7 @@ def sample_namespaces(model_sample: str) -> tuple[dict[str, Any], dict[str, Any]
 
 
 def _render(text: str, ctx: Context) -> str:
-    return render(text, ctx.item, ctx.sample)
+    return render(text, ctx.item, ctx.sample, max_insert=ctx.max_insert_chars)
 
 
 async def _string_check(g: StringCheckGrader, ctx: Context) -> Outcome:
@@ -150,4 +152,6 @@ async def grade(grader: Any, ctx: Context) -> Outcome:
         return Outcome.failed("sample_parse_error", f"{grader.name}: {exc}")
     except VariableError as exc:
         return Outcome.failed("invalid_variable_error", f"{grader.name}: {exc}")
+    except RenderTooLong as exc:
+        return Outcome.failed("other_error", f"{grader.name}: {exc}")
     raise TypeError(f"not a grader spec: {type(grader).__name__}")

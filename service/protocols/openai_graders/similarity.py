@@ -10,13 +10,21 @@ Not available: `meteor` (NLTK needs its WordNet corpus, which referee never down
 `cosine` (OpenAI computes it with a hosted embedding model; it is evals-only there too). `/validate` names
 them as unavailable rather than returning made-up numbers.
 
+The libraries are the optional extra `similarity` (`pip install 'referee[similarity]'`; `dev` includes it), so
+the base install stays small. Without it the service starts as usual and `/validate` and `/run` refuse a
+`text_similarity` grader with a 422 naming the extra; `missing` finds that out without importing anything.
+
 `similarity` is a module-level function so the service runs it in its worker pool under a deadline; the
 libraries are imported there, on first use.
 """
 
 from __future__ import annotations
 
-__all__ = ["AVAILABLE", "UNAVAILABLE", "similarity"]
+import importlib.util
+
+__all__ = ["AVAILABLE", "EXTRA", "UNAVAILABLE", "missing", "similarity"]
+
+EXTRA = "similarity"
 
 AVAILABLE = ("fuzzy_match", "bleu", "gleu", "rouge_1", "rouge_2", "rouge_3", "rouge_4", "rouge_5", "rouge_l")
 UNAVAILABLE = {
@@ -25,6 +33,23 @@ UNAVAILABLE = {
     "cosine": "cosine similarity needs a hosted embedding model (OpenAI offers it for evals only); use "
               "rouge_l, bleu or fuzzy_match, or a score_model grader",
 }
+
+
+_LIBRARY = {"fuzzy_match": ("rapidfuzz", "rapidfuzz"), "bleu": ("sacrebleu", "sacrebleu"), "gleu": ("nltk", "nltk"),
+            **{m: ("rouge_score", "rouge-score") for m in AVAILABLE if m.startswith("rouge_")}}
+
+
+def missing(metric: str) -> str | None:
+    """Why `metric` cannot run here (its library is not installed), or None."""
+    module, package = _LIBRARY[metric]
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if found:
+        return None
+    return (f"{metric} needs the package {package}, which is not installed; install the extra: "
+            f"pip install 'referee[{EXTRA}]'")
 
 
 def similarity(metric: str, text: str, reference: str) -> float:

@@ -1,8 +1,8 @@
 """The fork server inside the sandbox: a warm interpreter that turns each run into a fresh process tree in
 fresh namespaces, without paying for bwrap and interpreter start-up every time.
 
-Not imported by referee: the host (sandbox.py) starts it once per `Sandbox` with bwrap and sends it this
-code with the harness's code and the seccomp filter (harness.BOOTSTRAP reads the frame). It runs as PID 1
+Not imported by referee: the host (../sandbox.py) starts it once per `Sandbox` with bwrap and sends it this
+code with the harness's code and the seccomp filter (BOOTSTRAP in common.py reads the frame). It runs as PID 1
 of its own bwrap sandbox: uid 1000 in a user namespace, no network, a read-only root, /proc of its own PID
 namespace (needed to write each run's uid map), no capabilities outside that namespace.
 
