@@ -27,12 +27,12 @@ from pydantic import TypeAdapter
 
 from referee.verifiers import (
     ConfigError,
-    RefereeError,
     Registry,
     RewardSource,
     Runtime,
     Sample,
     Score,
+    UnscoredError,
     UnscoredReason,
 )
 
@@ -50,8 +50,11 @@ _SCORES = TypeAdapter(list[Score])
 _KEEP_CHARS = 500  # of each Ray error kept in details
 
 
-class ReplicasFailed(RefereeError):
-    """Every try of a call to a source's replicas met a dead or unreachable replica."""
+class ReplicasFailed(UnscoredError):
+    """Every try of a call to a source's replicas met a dead or unreachable replica (unscored `worker_error`)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(UnscoredReason.WORKER_ERROR, message)
 
 
 def _methods(factory: Any) -> frozenset[str]:
