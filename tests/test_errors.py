@@ -15,7 +15,8 @@ import referee.verifiers.errors as errors_module
 from referee.verifiers import RefereeError
 
 _PACKAGES = ("referee.verifiers", "referee.judges", "referee.service", "referee.trainer")
-_SKIP = {"referee.verifiers.code.zygote"}  # runs inside the sandbox only: it reads its parameters at import
+# Runs inside the sandbox only (the host sends it; the fork server reads its parameters at import).
+_SKIP = "referee.verifiers.code.inside."
 
 
 def _exported_exceptions() -> dict[str, type[BaseException]]:
@@ -24,7 +25,7 @@ def _exported_exceptions() -> dict[str, type[BaseException]]:
         root = importlib.import_module(package)
         names = [package, *(m.name for m in pkgutil.walk_packages(root.__path__, package + "."))]
         for name in names:
-            if name in _SKIP:
+            if name.startswith(_SKIP):
                 continue
             module = importlib.import_module(name)
             for attr in getattr(module, "__all__", ()):
