@@ -84,7 +84,9 @@ class Case:
 # -- reading the suites --------------------------------------------------------------------------------------
 
 def default_cache() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "referee-bench"
+    from referee.judges import cache_dir
+
+    return cache_dir() / "bench"
 
 
 def math_verify_sources(cache: Path) -> dict[str, str]:

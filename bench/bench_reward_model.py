@@ -164,7 +164,9 @@ def main() -> None:
     parser.add_argument("--device", default="auto", help="The reward model's device: auto, cpu, cuda:0.")
     parser.add_argument("--json", type=Path, help="Also write the results here.")
     args = parser.parse_args()
-    cache_dir = Path(os.environ.get("REFEREE_CACHE", Path.home() / ".cache" / "referee")).expanduser()
+    from referee.judges import cache_dir as referee_cache
+
+    cache_dir = referee_cache()
     workdir = Path(tempfile.mkdtemp(prefix="bench-rm-"))
     try:
         folder = workdir / "smollm2-135m-rm"

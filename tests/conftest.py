@@ -111,9 +111,9 @@ def tiny_reward_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForSequenceClassification
 
-    from referee.judges.embedded import embedded_model_path
+    from referee.judges import cache_dir, embedded_model_path
 
-    tokenizer = AutoTokenizer.from_pretrained(embedded_model_path(Path("~/.cache/referee").expanduser()))
+    tokenizer = AutoTokenizer.from_pretrained(embedded_model_path(cache_dir()))
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
                          num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512, num_labels=1,

@@ -15,8 +15,9 @@ import referee.verifiers.errors as errors_module
 from referee.verifiers import RefereeError
 
 _PACKAGES = ("referee.verifiers", "referee.judges", "referee.service", "referee.trainer")
-_SKIP = {"referee.verifiers.code.inside.zygote",  # runs inside the sandbox only: it reads its parameters at import
-         "referee.service.scale.replica"}  # imports Ray (an optional extra) at import; it exports no exception
+# Runs inside the sandbox only (the host sends it; the fork server reads its parameters at import); and the Ray
+# deployments, which import Ray (an optional extra) at import and export no exception.
+_SKIP = ("referee.verifiers.code.inside.", "referee.service.scale.replica")
 
 
 def _exported_exceptions() -> dict[str, type[BaseException]]:
@@ -25,7 +26,7 @@ def _exported_exceptions() -> dict[str, type[BaseException]]:
         root = importlib.import_module(package)
         names = [package, *(m.name for m in pkgutil.walk_packages(root.__path__, package + "."))]
         for name in names:
-            if name in _SKIP:
+            if name.startswith(_SKIP):
                 continue
             module = importlib.import_module(name)
             for attr in getattr(module, "__all__", ()):

@@ -30,8 +30,9 @@ anything; `score_batch` turns it into `source_error` results at one boundary.
 Not in the tree, on purpose: signals private to one module, raised and caught inside it, that never reach a
 caller (the math parser's `ParseError`, `TooExpensive` and `Undefined`; the code sandbox's `InvalidReference`,
 `SandboxFailure` and `ForkServerError`; the OpenAI graders' `SpecError`, `FormulaError`, `TemplateError`,
-`VariableError` and `SampleParseError`; admission's `Overloaded`). Each becomes an unscored Score or an
-`ApiError` at its module's edge. `tests/test_errors.py` checks this drawing against the code.
+`VariableError`, `SampleParseError` and `RenderTooLong`; admission's `Overloaded`; the sandbox run queue's
+`QueueFull`; the audit log's `DuplicateRequestId`, answered under a fresh id). Each becomes an unscored Score,
+an `ApiError` or a retry at its module's edge. `tests/test_errors.py` checks this drawing against the code.
 """
 
 from __future__ import annotations

@@ -61,4 +61,4 @@ def test_help_says_how_to_keep_the_key_out_of_ps() -> None:
     out = subprocess.run([sys.executable, "-m", "referee", "serve", "--help"], capture_output=True, text=True,
                          check=True, timeout=60).stdout
     flat = " ".join(out.split())
-    assert "--api-key-file" in flat and "REFEREE_API_KEY" in flat and "visible to other users in ps" in flat
+    assert "--api_key_file" in flat and "REFEREE_API_KEY" in flat and "visible to other users in ps" in flat
