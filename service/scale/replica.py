@@ -24,6 +24,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+import ray
 from pydantic import TypeAdapter
 from ray import serve
 
@@ -67,7 +68,8 @@ def replica_runtime(settings: ServiceSettings, registry: Registry, name: str, wo
 
 @serve.deployment
 class SourceReplica:
-    """One replica of reward source `name`: `score(options, samples_json) -> scores_json`."""
+    """One replica of reward source `name`: `score(options, operator, samples_json) -> scores_json`, and `call` for
+    the source's other async methods. `operator` is True only where the service itself chose the options."""
 
     async def __init__(self, name: str, settings_json: str, batch: dict[str, Any] | None) -> None:  # type: ignore[misc]
         settings = settings_from_json(settings_json)
@@ -101,8 +103,6 @@ class SourceReplica:
             raise RuntimeError(f"source {self.name!r} cannot run on this replica: {self.unavailable}")
 
     async def status(self) -> dict[str, Any]:
-        import ray
-
         return {"source": self.name, "unavailable": self.unavailable, "pid": os.getpid(),
                 "node_id": ray.get_runtime_context().get_node_id(), "chunks": self.chunks}
 
@@ -120,7 +120,7 @@ class SourceReplica:
                    kwargs: dict[str, Any]) -> Any:
         """Another public async method of the source (the judge's `compare`, `generate`), as the ingress asked."""
         source = self.sources.build(self.name, options, operator=operator)
-        fn = getattr(source, method) if not method.startswith("_") else None
+        fn = None if method.startswith("_") else getattr(source, method, None)
         if fn is None or not inspect.iscoroutinefunction(fn):
             raise AttributeError(f"source {self.name!r} has no public async method {method!r}")
         return await fn(*args, **kwargs)
