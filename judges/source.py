@@ -104,6 +104,8 @@ class Judge:
     version = "1.0"
     description = "LLM judge against a versioned constitution (RLAIF): pointwise or pairwise, order-debiased."
     Config = JudgeConfig
+    # On Ray (docs/scale.md), join concurrent requests into one call: the local backend runs batched passes.
+    batch_across_requests = True
 
     def __init__(self, config: JudgeConfig, runtime: Runtime) -> None:
         self.config = config

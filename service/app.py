@@ -13,7 +13,7 @@ goes through `scoring.run_scoring` (admission, deadline, metrics, audit log); ev
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -36,13 +36,18 @@ from .schemas import ScoreRequest
 from .settings import ServiceSettings, load_settings
 from .sources import EnabledSources
 
-__all__ = ["SETTINGS_ENV", "app_from_env", "create_app"]
+__all__ = ["SETTINGS_ENV", "SourcesFactory", "app_from_env", "create_app"]
 
 # How `referee serve` hands its settings to uvicorn worker processes, which import the app afresh.
 SETTINGS_ENV = "REFEREE_SERVE_SETTINGS_JSON"
 
 
-def create_app(settings: ServiceSettings | None = None, registry: Registry | None = None) -> FastAPI:
+# Builds `app.state.sources` in the lifespan; `referee serve --ray` passes one whose sources are Ray deployments.
+SourcesFactory = Callable[[Registry, Runtime, ServiceSettings], EnabledSources]
+
+
+def create_app(settings: ServiceSettings | None = None, registry: Registry | None = None, *,
+               sources: SourcesFactory | None = None) -> FastAPI:
     settings = settings or load_settings()
     registry = registry or Registry()
     # Fail before binding a port if a configured source is unknown or its plugin is broken.
@@ -56,7 +61,7 @@ def create_app(settings: ServiceSettings | None = None, registry: Registry | Non
                            worker_memory_mb=settings.worker_memory_mb, preload=preload) as runtime:
             app.state.runtime = runtime
             configure_judges(runtime, settings.judge_environment())
-            app.state.sources = EnabledSources(registry, runtime, settings.sources, settings.source_options)
+            app.state.sources = (sources or _local_sources)(registry, runtime, settings)
             await app.state.sources.start()
             app.state.admission = Admission(settings.max_inflight_items, settings.queue_timeout_s)
             app.state.audit = open_audit_log(settings.audit_db) if settings.audit_db else None
@@ -91,6 +96,10 @@ def create_app(settings: ServiceSettings | None = None, registry: Registry | Non
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _local_sources(registry: Registry, runtime: Runtime, settings: ServiceSettings) -> EnabledSources:
+    return EnabledSources(registry, runtime, settings.sources, settings.source_options)
 
 
 def app_from_env() -> FastAPI:

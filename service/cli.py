@@ -43,6 +43,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="store the texts in the audit log too (needed by `referee rescore`)")
     p.add_argument("--settings", type=Path, help="YAML file of service settings (see ServiceSettings)")
     p.add_argument("--log_level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="serve on Ray Serve, each source its own deployment (docs/scale.md); ADDRESS joins a "
+                   "cluster ('auto', 'ray://HOST:10001'), none starts a local Ray. Needs referee[ray]")
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("score", help="score a JSONL file of samples, in-process or through a running service")
@@ -95,6 +98,11 @@ def _serve(args: argparse.Namespace) -> int:
         api_key_file=args.api_key_file, allow_insecure_bind=args.allow_insecure_bind, sources=args.sources,
         audit_db=args.audit_db, audit_texts=args.audit_texts,
     )
+    if args.ray is not None:
+        from .scale import serve_on_ray
+
+        serve_on_ray(settings, address=args.ray or None, log_level=args.log_level)
+        return 0
     if settings.audit_db and "://" not in settings.audit_db:
         Path(settings.audit_db).expanduser().parent.mkdir(parents=True, exist_ok=True)  # as --output_dir does
     serve(settings, log_level=args.log_level)

@@ -193,7 +193,7 @@ async def compare(body: CompareRequest, request: Request, response: Response) ->
         raise ConfigError(f"constitution: source {body.source!r} takes no constitution (it is a learned scorer); "
                           "leave the field out, or use source 'judge'")
     judge = state.sources.build(body.source, options)
-    if body.source == "judge" and not isinstance(judge, Judge):
+    if body.source == "judge" and state.registry.get("judge") is not Judge:  # by class: on Ray `judge` is a proxy
         raise ApiError(404, "the `judge` source of this service is not referee's judge; /v1/compare needs it")
     if not isinstance(judge, Comparer):
         raise ApiError(422, f"source: {body.source!r} cannot compare two replies (it has no `compare`); use "

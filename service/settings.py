@@ -19,6 +19,8 @@ from referee.judges import JudgeEnvironment, constitution_dirs, default_cache_di
 from referee.judges.environment import split_dirs
 from referee.verifiers import ConfigError, format_validation_error
 
+from .scale.config import RaySettings
+
 __all__ = ["ServiceSettings", "is_loopback", "load_settings"]
 
 
@@ -86,6 +88,10 @@ class ServiceSettings(BaseSettings):
         default_factory=list,
         description="Folders of <name>/v<N>.md constitutions searched after the shipped ones and ./constitutions "
         "(REFEREE_CONSTITUTION_DIRS: a JSON list or folders separated by ':').",
+    )
+    ray: RaySettings = Field(
+        default_factory=RaySettings, description="Layout on a Ray cluster (`referee serve --ray`): replicas, "
+        "resources and batching per source; see docs/scale.md. Ignored by the single-process service."
     )
 
     @field_validator("constitution_dirs", mode="before")

@@ -101,13 +101,17 @@ class EnabledSources:
         key = name + "\0" + json.dumps(options, sort_keys=True, default=str)
         source = self._instances.get(key)
         if source is None:
-            source = self.registry.create(name, options, self.runtime)
+            source = self._create(name, options)
             self._instances[key] = source
             if len(self._instances) > _MAX_INSTANCES:
                 self._instances.popitem(last=False)
         else:
             self._instances.move_to_end(key)
         return source
+
+    def _create(self, name: str, options: dict[str, Any]) -> RewardSource:
+        """Build source `name` from its checked, merged options (the Ray ingress overrides this)."""
+        return self.registry.create(name, options, self.runtime)
 
     def resolve(self, spec: str | Sequence[ComponentSpec], options: Mapping[str, Any]) -> RewardSource:
         """The source a request names: one source with `options`, or a weighted mix of components."""

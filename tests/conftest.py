@@ -7,12 +7,14 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from referee.service.local import LocalService
+from referee.service.local import LocalService, free_port
 
 API_KEY = "test-key-123"
 PLUGIN = Path(__file__).resolve().parent / "plugin"
@@ -43,6 +45,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         "gpu": None if _has_cuda() else "no CUDA device on this machine",
         "vllm": None if (importlib.util.find_spec("vllm") or shutil.which("vllm") or _vllm_env())
         else "vLLM is not installed (make setup-vllm installs it into .venv-vllm)",
+        "ray": None if importlib.util.find_spec("ray") is not None
+        else "Ray is not installed (the `ray` extra: pip install -e '.[ray]'; make setup installs it)",
     }
     for item in items:
         for marker, reason in reasons.items():
@@ -122,3 +126,45 @@ def tiny_reward_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def _pg_binary(name: str) -> str | None:
+    # Debian keeps the server binaries out of PATH, under /usr/lib/postgresql/<major>/bin.
+    found = shutil.which(name)
+    if found is None:
+        candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+        found = str(candidates[-1]) if candidates else None
+    return found
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """A real, throwaway PostgreSQL server on loopback (run as the `postgres` user: it refuses root); its URL."""
+    initdb, pg_ctl, runuser = _pg_binary("initdb"), _pg_binary("pg_ctl"), shutil.which("runuser")
+    if not (initdb and pg_ctl and runuser):
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) or runuser are not installed "
+                    "(apt-get install postgresql)")
+    # Not under pytest's tmp_path: that is private to root, and the server runs as `postgres`.
+    root = Path(tempfile.mkdtemp(prefix="referee-pg-"))
+    root.chmod(0o755)
+    data = root / "pg"
+    data.mkdir()
+    shutil.chown(data, "postgres")
+    as_pg = [runuser, "-u", "postgres", "--"]
+    port = free_port()
+    subprocess.run([*as_pg, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"], check=True,
+                   capture_output=True, timeout=120)
+    subprocess.run([*as_pg, pg_ctl, "-D", str(data), "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
+                    "-l", str(data / "log"), "-w", "start"], check=True, capture_output=True, timeout=120)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_pg, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL server for one test."""
+    with postgres_server() as url:
+        yield url

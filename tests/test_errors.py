@@ -15,8 +15,9 @@ import referee.verifiers.errors as errors_module
 from referee.verifiers import RefereeError
 
 _PACKAGES = ("referee.verifiers", "referee.judges", "referee.service", "referee.trainer")
-# Runs inside the sandbox only (the host sends it; the fork server reads its parameters at import).
-_SKIP = "referee.verifiers.code.inside."
+# Runs inside the sandbox only (the host sends it; the fork server reads its parameters at import); and the Ray
+# deployments, which import Ray (an optional extra) at import and export no exception.
+_SKIP = ("referee.verifiers.code.inside.", "referee.service.scale.replica")
 
 
 def _exported_exceptions() -> dict[str, type[BaseException]]:

@@ -51,6 +51,14 @@ def test_service_starts_without_torch() -> None:
     import sys
 
     code = ("import sys, referee.service.app, referee.verifiers; "
-            "heavy = [m for m in ('torch', 'transformers', 'trl', 'vllm') if m in sys.modules]; "
+            "heavy = [m for m in ('torch', 'transformers', 'trl', 'vllm', 'ray') if m in sys.modules]; "
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_only_the_scale_package_imports_ray() -> None:
+    """Ray is an optional extra: the single-process service, the trainer and the rest never import it."""
+    allowed = ROOT / "service" / "scale"
+    bad = [f"{path.relative_to(ROOT)} imports {name}" for _, path in _layer_files() for name in _imports(path)
+           if name.split(".")[0] == "ray" and allowed not in path.parents]
+    assert not bad, "\n".join(bad)

@@ -137,7 +137,9 @@ class SourceFactory(Protocol):
     shows); calling the factory with a validated config and the caller's `Runtime` builds a source.
     Construction must be cheap: heavy resources (models, clients) come from `runtime.resource`.
     Optionally, `worker_preload` (a tuple of module names) lists what the worker pool's forkserver should
-    import once, so a worker restarted after a kill is ready at once.
+    import once, so a worker restarted after a kill is ready at once. Optionally, `batch_across_requests = True`
+    asks `referee serve --ray` to join concurrent requests into one `score` call (Ray Serve's batching), for
+    sources whose cost per call falls with its size (a model on a GPU).
     """
 
     name: ClassVar[str]

@@ -12,7 +12,9 @@ the ones defined in a higher layer are named with their module (a layer cannot i
     │   ├── DuplicateSourceError         two installed packages register the same name
     │   └── PluginLoadError              an entry point failed to import or is not a source factory
     ├── UnscoredError                    raised inside scoring code for one item; becomes an unscored Score
-    │   └── BackendError                 judges.errors: a judge backend failed (unscored `backend_error`)
+    │   ├── BackendError                 judges.errors: a judge backend failed (unscored `backend_error`)
+    │   └── ReplicasFailed               service.scale.proxy: on Ray, every replica tried for a source's call
+    │                                    died or was unreachable (unscored `worker_error`)
     ├── DeadlineExceeded                 verifiers.workers: a call ran past its deadline; its worker was killed
     ├── WorkerDied                       verifiers.workers: the worker process died mid-call (crash, memory)
     ├── ApiError                         service.errors: an HTTP error answer (status, detail), never a bare 500

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sqlite3
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from referee.service.local import LocalService, ServiceStartError, free_port
+from referee.service.local import LocalService, ServiceStartError
 from tests.test_cli import referee
 
 
@@ -177,31 +174,6 @@ def test_a_table_that_is_not_an_audit_log_is_refused_at_start(tmp_path: Path) ->
     finally:
         svc.stop()  # had it started after all, leave no service behind
     assert "is not a referee audit log" in str(caught.value) and "missing columns" in str(caught.value)
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A real, throwaway PostgreSQL server on loopback (run as the `postgres` user: it refuses root)."""
-    initdb, pg_ctl, runuser = shutil.which("initdb"), shutil.which("pg_ctl"), shutil.which("runuser")
-    if not (initdb and pg_ctl and runuser):
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) or runuser are not installed")
-    # Not under pytest's tmp_path: that is private to root, and the server runs as `postgres`.
-    root = Path(tempfile.mkdtemp(prefix="referee-pg-"))
-    root.chmod(0o755)
-    data = root / "pg"
-    data.mkdir()
-    shutil.chown(data, "postgres")
-    as_pg = [runuser, "-u", "postgres", "--"]
-    port = free_port()
-    subprocess.run([*as_pg, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"], check=True,
-                   capture_output=True, timeout=120)
-    subprocess.run([*as_pg, pg_ctl, "-D", str(data), "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
-                    "-l", str(data / "log"), "-w", "start"], check=True, capture_output=True, timeout=120)
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*as_pg, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True, timeout=60)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_postgres_audit_log_shared_by_two_replicas(postgres_url: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -113,3 +114,24 @@ class Unavailable(Raises):
 
     async def start(self) -> None:
         raise ConfigError("this host lacks the frobnicator; install it")
+
+
+class BatchProbe(Raises):
+    """Scores 1.0 and says in `details.batch` how many samples its `score` call held: on Ray, a source that opts
+    in to batching across requests (`batch_across_requests`) sees several requests' samples in one call. It
+    compares too (the longer reply is better), as a source with a `compare` method beside `score`."""
+
+    name = "testplugin-batch"
+    description = "Scores 1.0; details.batch is the size of the call (test plugin: batching)."
+    batch_across_requests = True
+
+    async def score(self, batch: Sequence[Sample]) -> list[Score]:
+        return [Score(value=1.0, source=self.name, version=self.version, details={"batch": len(batch)})
+                for _ in batch]
+
+    async def compare(self, pairs: Sequence[Any]) -> list[Any]:
+        from referee.judges import Comparison
+
+        return [Comparison(p_a_better=float(len(p.a) > len(p.b)), consistent=True, principles={},
+                           details={"rule": "longer is better"}) for p in pairs]
+
