@@ -1,12 +1,19 @@
 """Benchmark the default judge (embedded SmolLM2-135M-Instruct, local backend): speed, and signal per method.
 
     .venv/bin/python bench/bench_judge.py                      # everything (about 1 h on 2 busy CPU cores)
-    .venv/bin/python bench/bench_judge.py --methods verdict likelihood --limit 12 --throughput 8
+    .venv/bin/python bench/bench_judge.py --methods --throughput 10    # prefix cache: old path against new
+    .venv/bin/python bench/bench_judge.py --methods --throughput 0 --profile 3   # where the time goes
+    .venv/bin/python bench/bench_judge.py --methods verdict likelihood --limit 12 --throughput 0
     .venv/bin/python bench/bench_judge.py --throughput 0 \\
         --backend '{"kind": "openai", "openai": {"base_url": "http://127.0.0.1:8001/v1", "model": "m"}}'
 
-1. Throughput: pointwise `verdict` judging of the same samples with batch_size=8 against batch_size=1
-   (one prompt per forward pass), interleaved in one run, best of `--repeats`.
+1. Throughput of the local backend's prefix cache: `verdict` judging under hhh, pairwise (`compare`, both
+   presentation orders) and pointwise, by the old path (`prefix_cache: false`, every prompt run in full)
+   and the new one, in `--repeats` rounds, each running every path back to back. The new path twice:
+   "new, cold" with the store of prefix caches emptied first (one isolated request), "new, warm" right
+   after it (a running service judging under the same constitution again). Also: token positions run,
+   and the largest difference between old and new per-principle probabilities. `--profile N` adds a
+   torch profile of `compare` on N pairs, both paths.
 2. Accuracy on `bench/data/judge_pairs.jsonl`: hand-written pairs where one reply is clearly better under
    its constitution (`hhh` or `concise`). Each pair is shown as (a, b) with the better reply in slot a
    for half of them (fixed seed), so "always A" scores 50%. For each method: accuracy of P(a better) > 0.5
@@ -23,9 +30,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import json
-import math
 import random
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -93,30 +101,103 @@ def summarise(name: str, rows: list[dict[str, Any]], p_as: list[float | None],
     return out
 
 
-async def throughput(rt: Runtime, n: int, repeats: int) -> dict[str, Any]:
-    """Batched against one prompt per forward pass, interleaved `repeats` times; the best run of each counts
-    (on a shared machine the best run is the one least disturbed by other jobs)."""
-    rows = load_pairs(None)
-    samples = [Sample(prompt=r["prompt"], completion=r[k]) for r in rows for k in ("better", "worse")][:n]
-    warm = Judge(JudgeConfig(constitution="hhh", cache=False), rt)
-    await warm.score(samples[:2])  # load the model and warm the kernels outside the timings
-    judges = {b: Judge(JudgeConfig(constitution="hhh", cache=False, backend={"local": {"batch_size": b}}), rt)
-              for b in (1, 8)}
-    best: dict[int, float] = {}
-    values: dict[int, list[float | None]] = {}
-    for _ in range(repeats):
-        for b, judge in judges.items():
-            t = time.perf_counter()
-            scores = await judge.score(samples)
-            best[b] = min(best.get(b, math.inf), time.perf_counter() - t)
-            values[b] = [s.value for s in scores]
-    prompts = len(samples) * len(warm.constitution.principles)
-    out: dict[str, Any] = {"samples": len(samples), "repeats": repeats}
-    for b, seconds in best.items():
-        out[f"batch{b}"] = {"seconds": seconds, "samples_per_s": len(samples) / seconds,
-                            "prompts_per_s": prompts / seconds}
-    out["speedup"] = out["batch8"]["samples_per_s"] / out["batch1"]["samples_per_s"]
-    out["max_value_difference"] = max(abs((x or 0) - (y or 0)) for x, y in zip(values[1], values[8], strict=True))
+async def throughput(rt: Runtime, n: int, repeats: int, batch_size: int) -> dict[str, Any]:
+    """The local backend's prefix cache against the old path (every prompt run in full), `repeats` rounds.
+
+    Each round runs every path once, back to back, in alternating order (old first, then old last), and
+    the speed-ups are the median over rounds of that round's ratio: on a shared machine the load drifts
+    within minutes, and a ratio taken within one round sees the least of it. CPU seconds (this process,
+    all threads) are less disturbed by other jobs than wall seconds, so both are reported. Pairwise:
+    `compare` of the first `n` pairs under hhh; pointwise: their `n` better replies.
+    """
+    from referee.judges.backends import BackendConfig, open_backend
+
+    rows = [r for r in load_pairs(None) if r["constitution"] == "hhh"][:n]
+    pairs = [Pair(prompt=r["prompt"], a=r["a"], b=r["b"]) for r in rows]
+    samples = [Sample(prompt=r["prompt"], completion=r["better"]) for r in rows]
+    paths = {"old": False, "new, cold": True, "new, warm": True}
+    judges = {name: Judge(JudgeConfig(constitution="hhh", cache=False, backend={
+        "local": {"batch_size": batch_size, "prefix_cache": on}}), rt) for name, on in paths.items()}
+    lm = (await open_backend(BackendConfig(), rt)).lm  # type: ignore[attr-defined]  # the model all paths share
+    await judges["old"].score(samples[:1])  # load the model and warm the kernels outside the timings
+    principles = len(judges["old"].constitution.principles)
+    out: dict[str, Any] = {"n": len(rows), "repeats": repeats, "batch_size": batch_size, "principles": principles}
+    for kind in ("pairwise", "pointwise"):
+        wall: dict[str, list[float]] = {name: [] for name in paths}
+        cpu: dict[str, list[float]] = {name: [] for name in paths}
+        values: dict[str, list[float | None]] = {}
+        positions: dict[str, int] = {}
+        for round_ in range(repeats):
+            order = list(paths) if round_ % 2 == 0 else ["new, cold", "new, warm", "old"]
+            for name in order:
+                if name == "new, cold":
+                    lm.prefixes.clear()
+                before = lm.positions_run
+                t, c = time.perf_counter(), time.process_time()
+                if kind == "pairwise":
+                    got = await judges[name].compare(pairs)
+                    values[name] = [p for x in got for v in x.principles.values() for p in (v.p_a_first, v.p_a_second)]
+                else:
+                    scores = await judges[name].score(samples)
+                    values[name] = [p["value"] for s in scores for p in s.details["principles"].values()]
+                wall[name].append(time.perf_counter() - t)
+                cpu[name].append(time.process_time() - c)
+                positions[name] = lm.positions_run - before
+        prompts = len(rows) * principles * (2 if kind == "pairwise" else 1)
+        out[kind] = {}
+        for name in paths:
+            seconds = statistics.median(wall[name])
+            r = out[kind][name] = {"seconds": seconds, "cpu_seconds": statistics.median(cpu[name]),
+                                   "items_per_s": len(rows) / seconds, "prompts_per_s": prompts / seconds,
+                                   "positions": positions[name], "wall_runs": wall[name], "cpu_runs": cpu[name]}
+            if name != "old":
+                r.update(speedup=statistics.median(o / x for o, x in zip(wall["old"], wall[name], strict=True)),
+                         cpu_speedup=statistics.median(o / x for o, x in zip(cpu["old"], cpu[name], strict=True)),
+                         position_ratio=positions["old"] / positions[name],
+                         max_difference=max(abs((x or 0) - (y or 0))
+                                            for x, y in zip(values["old"], values[name], strict=True)))
+    out["prefix_store"] = {"entries": len(lm.prefixes), "hits": lm.prefixes.hits, "misses": lm.prefixes.misses}
+    return out
+
+
+class _Inline(concurrent.futures.ThreadPoolExecutor):
+    """Runs `asyncio.to_thread` work in the calling thread: the torch profiler sees only its own thread.
+    (asyncio accepts only a ThreadPoolExecutor as the default executor; this one never starts a thread.)"""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
+
+
+async def profile(rt: Runtime, n: int, batch_size: int) -> dict[str, Any]:
+    """Where the time of `compare` on `n` pairs goes: self CPU seconds of the top torch operators, both paths."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    rows = [r for r in load_pairs(None) if r["constitution"] == "hhh"][:n]
+    pairs = [Pair(prompt=r["prompt"], a=r["a"], b=r["b"]) for r in rows]
+    out: dict[str, Any] = {"n": len(rows)}
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(_Inline())
+    try:
+        for name, on in (("old", False), ("new, cold", True)):
+            judge = Judge(JudgeConfig(constitution="hhh", cache=False, backend={
+                "local": {"batch_size": batch_size, "prefix_cache": on}}), rt)
+            await judge.compare(pairs[:1])  # load and warm outside the profile
+            with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+                t = time.perf_counter()
+                await judge.compare(pairs)
+                wall = time.perf_counter() - t
+            ops = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+            total = sum(e.self_cpu_time_total for e in ops)  # microseconds
+            out[name] = {"wall_s": wall, "cpu_s": total / 1e6,
+                         "ops": {e.key: e.self_cpu_time_total / 1e6 for e in ops[:8]}}
+    finally:
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor())
     return out
 
 
@@ -197,14 +278,28 @@ def markdown(report: dict[str, Any]) -> str:
     lines = []
     tp = report.get("throughput")
     if tp:
-        b1, b8 = tp["batch1"], tp["batch8"]
-        lines += [f"Throughput, pointwise `verdict`, constitution hhh (4 principles), {tp['samples']} samples, "
-                  f"best of {tp['repeats']} interleaved runs:", "",
-                  "| batch_size | samples/s | prompts/s | seconds |", "|---:|---:|---:|---:|",
-                  f"| 1 | {b1['samples_per_s']:.2f} | {b1['prompts_per_s']:.2f} | {b1['seconds']:.1f} |",
-                  f"| 8 | {b8['samples_per_s']:.2f} | {b8['prompts_per_s']:.2f} | {b8['seconds']:.1f} |", "",
-                  f"Batched / one at a time: **{tp['speedup']:.2f}x** (largest score difference between the two: "
-                  f"{tp['max_value_difference']:.1e}).", ""]
+        lines += [f"Throughput, `verdict` with hhh ({tp['principles']} principles), {tp['n']} pairs / replies, "
+                  f"batch_size {tp['batch_size']}, median of {tp['repeats']} rounds (speed-ups: median of each "
+                  "round's ratio):", "",
+                  "| judging | path | items/s | wall s | CPU s | positions run | speed-up (wall) | speed-up (CPU) "
+                  "| fewer positions | largest difference |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for kind, unit in (("pairwise", "pairs"), ("pointwise", "replies")):
+            for name, r in tp[kind].items():
+                extra = (f"**{r['speedup']:.2f}x** | {r['cpu_speedup']:.2f}x | {r['position_ratio']:.2f}x | "
+                         f"{r['max_difference']:.1e}" if "speedup" in r else " | | | ")
+                lines.append(f"| {kind} ({unit}) | {name} | {r['items_per_s']:.3f} | {r['seconds']:.1f} | "
+                             f"{r['cpu_seconds']:.1f} | {r['positions']} | {extra} |")
+        lines.append("")
+    prof = report.get("profile")
+    if prof:
+        names = [k for k in prof if k != "n"]
+        ops = sorted({op for k in names for op in prof[k]["ops"]}, key=lambda op: -prof[names[0]]["ops"].get(op, 0))
+        walls = ", ".join(f"{k} {prof[k]['wall_s']:.1f} s" for k in names)
+        lines += [f"Profile of `compare` on {prof['n']} pairs: self CPU seconds by torch operator "
+                  f"(wall: {walls}):", "",
+                  "| operator | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+        lines += [f"| `{op}` | " + " | ".join(_num(prof[k]["ops"].get(op), 2) for k in names) + " |" for op in ops]
+        lines += ["| all operators | " + " | ".join(_num(prof[k]["cpu_s"], 2) for k in names) + " |", ""]
     acc = report.get("accuracy")
     if acc:
         cnames = sorted(k.removeprefix("accuracy_") for k in acc[0] if k.startswith("accuracy_")
@@ -233,9 +328,11 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--limit", type=int, default=None, help="Pairs per constitution (default: all).")
-    parser.add_argument("--throughput", type=int, default=16, help="Samples for the throughput test (0: skip).")
-    parser.add_argument("--repeats", type=int, default=2, help="Interleaved timing runs per batch size.")
-    parser.add_argument("--batch-size", type=int, default=8, help="Local batch size for the accuracy runs.")
+    parser.add_argument("--throughput", type=int, default=10,
+                        help="Pairs (and replies) for the throughput test, old path against new (0: skip).")
+    parser.add_argument("--repeats", type=int, default=2, help="Interleaved timing runs per path.")
+    parser.add_argument("--profile", type=int, default=0, help="Pairs for a torch profile of both paths (0: skip).")
+    parser.add_argument("--batch-size", type=int, default=8, help="Local batch size (throughput and accuracy runs).")
     parser.add_argument("--backend", type=json.loads, default=None,
                         help='judge backend for the accuracy runs, as JSON, e.g. \'{"kind": "openai", "openai": '
                         '{"base_url": "http://127.0.0.1:8001/v1", "model": "qwen"}}\' (default: local, embedded)')
@@ -246,8 +343,11 @@ async def main() -> None:
     async with Runtime(workers=1, preload=()) as rt:
         configure_judges(rt, JudgeEnvironment(cache_dir=referee_cache_dir()))
         if args.throughput:
-            report["throughput"] = await throughput(rt, args.throughput, args.repeats)
+            report["throughput"] = await throughput(rt, args.throughput, args.repeats, args.batch_size)
             print(markdown({"throughput": report["throughput"]}), flush=True)
+        if args.profile:
+            report["profile"] = await profile(rt, args.profile, args.batch_size)
+            print(markdown({"profile": report["profile"]}), flush=True)
         if args.methods:
             backend = args.backend or {"local": {"batch_size": args.batch_size}}
             report["accuracy"] = await accuracy(rt, load_pairs(args.limit), args.methods, backend,

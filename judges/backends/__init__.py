@@ -36,6 +36,9 @@ class LocalBackendConfig(BaseModel):
         None, description="A transformers model folder; null means the embedded SmolLM2-135M-Instruct.")
     device: str = Field("cpu", description="torch device for the model, e.g. 'cpu' or 'cuda:0'.")
     batch_size: int = Field(8, ge=1, le=512, description="Prompts per forward pass.")
+    prefix_cache: bool = Field(
+        True, description="Compute the prompt prefix a batch's items share (system prompt, constitution) once and "
+        "reuse its key/value cache; false runs every prompt in full (the slower reference path).")
 
 
 class BackendConfig(BaseModel):
@@ -72,6 +75,6 @@ async def open_backend(config: BackendConfig, runtime: Runtime) -> Backend:
         path, model_id = Path(lc.model), lc.model
     device = lc.device
     lm = await runtime.aresource(f"judges.local:{path}:{device}", lambda: LocalModel(path, device))
-    return LocalBackend(lm, model_id, batch_size=lc.batch_size)
+    return LocalBackend(lm, model_id, batch_size=lc.batch_size, prefix_cache=lc.prefix_cache)
 
 

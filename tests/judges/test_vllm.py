@@ -63,7 +63,9 @@ def vllm_url(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
     cmd = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
            "--served-model-name", "smollm2", "--host", "127.0.0.1", "--port", str(port), "--enforce-eager",
-           "--dtype", "float32", "--max-model-len", "2048", "--gpu-memory-utilization", "0.3"]
+           "--dtype", "float32", "--max-model-len", "2048", "--gpu-memory-utilization", "0.3",
+           # what docs/judges.md prescribes for judging: prefix caching, in blocks small enough to hold the prefix
+           "--enable-prefix-caching", "--block-size", "32"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -124,3 +126,21 @@ async def test_compare_and_reasoned_over_http(runtime: Runtime, vllm_url: str, m
     for s in await reasoned.score(SAMPLES):
         assert s.scored or s.reason == UnscoredReason.JUDGE_PARSE_FAILURE
         assert isinstance(s.details["principles"]["correct"]["reply"], str)
+
+
+def prefix_cache_hits(v1_url: str) -> float:
+    """Tokens vLLM has served from its prefix cache so far (Prometheus counter on /metrics)."""
+    text = httpx.get(v1_url.removesuffix("/v1") + "/metrics", timeout=10).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("vllm:prefix_cache_hits") and not line.startswith("#"))
+
+
+async def test_judge_prompts_hit_the_servers_prefix_cache(runtime: Runtime, vllm_url: str, model_dir: Path) -> None:
+    """The constitution and principle come first in every judge prompt, so a second batch of pairs reuses the
+    blocks the first one computed (requests of one batch may run in the same step, before any is cached)."""
+    http, _ = judges(runtime, vllm_url, model_dir)
+    await http.compare([Pair(prompt="Capital of France?", a="Paris.", b="Lyon.")])
+    before = prefix_cache_hits(vllm_url)
+    [c] = await http.compare([Pair(prompt="What is 2 + 2?", a="4", b="5")])
+    assert c.p_a_better is not None
+    assert prefix_cache_hits(vllm_url) - before >= 64  # the shared ~90 tokens hold two whole 32-token blocks
