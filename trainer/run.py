@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from referee.verifiers import ConfigError, RefereeError, Sample, Score
 
@@ -46,9 +46,9 @@ if TYPE_CHECKING:
     from .eval import Scorer
     from .metrics import MetricsWriter
 
-__all__ = ["COMPLETIONS_FILE", "RETRIES", "REWARD_TIMEOUT", "RunHooks", "TrainingError", "UnscoredWatch", "done",
-           "heldout_scorer", "latest_checkpoint", "main", "prepare_output_dir", "resolve_model", "reward_client",
-           "run", "run_hooks", "samples_of", "service_lost", "start_reward_service"]
+__all__ = ["COMPLETIONS_FILE", "RETRIES", "REWARD_TIMEOUT", "RunArgs", "RunHooks", "TrainingError", "UnscoredWatch",
+           "done", "heldout_scorer", "latest_checkpoint", "main", "prepare_output_dir", "resolve_model",
+           "reward_client", "run", "run_hooks", "samples_of", "service_lost", "start_reward_service"]
 
 COMPLETIONS_FILE = "completions.jsonl"
 RETRIES = 3
@@ -88,7 +88,16 @@ def _keep_steps_upto(path: Path, step: int) -> None:
         path.write_text("".join(line + "\n" for line in lines))
 
 
-def prepare_output_dir(args: RefereeArgs, output_dir: str | None, max_steps: int,
+class RunArgs(Protocol):
+    """What the output folder rules read: `RefereeArgs`, or the flags of `referee sft` and `referee rm train`."""
+
+    algo: str
+    resume: bool
+    overwrite: bool
+    run_config: dict[str, Any]
+
+
+def prepare_output_dir(args: RunArgs, output_dir: str | None, max_steps: int,
                        main_process: bool = True) -> tuple[Path, Path | None]:
     """(the output folder, the checkpoint to resume from or None), after checking the folder can be used that way,
     and with the run's configuration saved in it. Only the main process of a distributed run changes files."""
