@@ -127,7 +127,7 @@ def _reward_trainer() -> type:
                          num_items_in_batch: Any = None) -> Any:
             loss, outputs = super().compute_loss(model, inputs, return_outputs=True,
                                                  num_items_in_batch=num_items_in_batch)
-            mode = "train" if self.model.training else "eval"
+            mode = "train" if model.training else "eval"
             with torch.no_grad():
                 chosen, rejected = torch.chunk(outputs.logits.detach().squeeze(-1), chunks=2)
                 for key, values in (("chosen_reward", chosen), ("rejected_reward", rejected)):

@@ -162,7 +162,7 @@ def test_the_forms_referee_and_trl_write_are_read(tmp_path: Path) -> None:
         {"prompt": "2+2?", "chosen": "4", "rejected": "5", "score_chosen": 1.0, "score_rejected": 0.0,
          "provenance": {"chosen": {"source": "math"}}},  # referee best-of-n
         {"prompt": [{"role": "user", "content": "2+2?"}], "chosen": [{"role": "assistant", "content": "4"}],
-         "rejected": [{"role": "assistant", "content": "5"}], "confidence": 0.9},  # referee prefs --format conversational
+         "rejected": [{"role": "assistant", "content": "5"}], "confidence": 0.9},  # referee prefs, conversational
         {"chosen": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}],
          "rejected": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "5"}]},  # implicit prompt
     ]
