@@ -205,7 +205,8 @@ def run(args: BestOfNArgs) -> dict[str, Any]:
         url = start_reward_service(stack, scaffold, out)
         client = stack.enter_context(reward_client(url, scaffold))
         sampler = Sampler(model_path, spec, backend=args.backend, dtype=args.dtype)
-        chunk = max(spec.batch_size, 64 // spec.n * spec.batch_size)  # prompts sampled, then scored in one call
+        # Prompts sampled, then scored in one call (about 128 completions), then written.
+        chunk = spec.batch_size * max(1, 128 // (spec.batch_size * spec.n))
         for start in range(0, len(rows), chunk):
             part = rows[start : start + chunk]
             completions = sampler.sample([r["prompt"] for r in part], offset=start)

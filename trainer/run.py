@@ -264,13 +264,15 @@ def run_hooks(args: RefereeArgs, out: Path, heldout_rows: Sequence[dict[str, Any
     from .callbacks import Progress, StepClock
     from .eval import HeldOutEval
     from .metrics import MetricsWriter
+    from .proxy_gold import ProxyGoldMonitor
 
     writer = MetricsWriter(out, enabled=main_process)
     clock = StepClock(writer)
     heldout = HeldOutEval(heldout_rows, score, writer, every=args.heldout_steps, max_new_tokens=max_new_tokens,
                           output_dir=out, enabled=main_process)
     bar = Progress(writer, enabled=main_process and progress, label=args.algo)
-    return RunHooks(writer, clock, [clock, heldout, writer, bar, *extra])
+    monitor = ProxyGoldMonitor(writer, len(heldout_rows))  # reads the evaluation's result before the writer logs it
+    return RunHooks(writer, clock, [clock, heldout, monitor, writer, bar, *extra])
 
 
 # --- The command ---------------------------------------------------------------------------------------------
