@@ -174,6 +174,8 @@ def _check_outputs(out: Path, overwrite: bool) -> None:
 
 def _open_outputs(out: Path) -> dict[str, IO[str]]:
     out.mkdir(parents=True, exist_ok=True)
+    for name in OUTPUT_FILES:  # an earlier run's (--overwrite): gone before the new rows come
+        (out / name).unlink(missing_ok=True)
     return {name: open(out / f"{name}.partial", "w", encoding="utf-8") for name in OUTPUT_FILES[:3]}
 
 
@@ -191,7 +193,12 @@ def run(args: BestOfNArgs) -> dict[str, Any]:
     dataset, _ = load_prompts(scaffold, seed=args.seed)
     rows = dataset.to_list()
     model_path = resolve_model(args.model_name_or_path, args.model_cache_dir)
-    sampling = {"model": args.model_name_or_path, **spec.provenance()}
+    if args.model_name_or_path == EMBEDDED:
+        from referee.judges.embedded import embedded_model_id
+
+        sampling = {"model": embedded_model_id(), **spec.provenance()}
+    else:
+        sampling = {"model": args.model_name_or_path, **spec.provenance()}
 
     unscored: Counter[str] = Counter()
     pairs_dropped: Counter[str] = Counter()
@@ -205,7 +212,8 @@ def run(args: BestOfNArgs) -> dict[str, Any]:
         url = start_reward_service(stack, scaffold, out)
         client = stack.enter_context(reward_client(url, scaffold))
         sampler = Sampler(model_path, spec, backend=args.backend, dtype=args.dtype)
-        chunk = max(spec.batch_size, 64 // spec.n * spec.batch_size)  # prompts sampled, then scored in one call
+        # Prompts sampled, then scored in one call (about 128 completions), then written.
+        chunk = spec.batch_size * max(1, 128 // (spec.batch_size * spec.n))
         for start in range(0, len(rows), chunk):
             part = rows[start : start + chunk]
             completions = sampler.sample([r["prompt"] for r in part], offset=start)

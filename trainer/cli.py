@@ -7,6 +7,8 @@
     referee train --algo ppo --source math --max_steps 2 --output_dir runs/ppo   # PPO instead of GRPO
     referee report runs/demo                          # PNG plots and a summary of the curves
     referee best-of-n --dataset arithmetic --source math --n 8 --output_dir runs/bon   # SFT rows and pairs
+    referee sft --data runs/bon/sft.jsonl --output_dir runs/sft          # TRL SFTTrainer
+    referee rm train --data runs/bon/pairs.jsonl --output_dir runs/rm   # TRL RewardTrainer: a servable reward model
 """
 
 from __future__ import annotations
@@ -36,6 +38,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     b.add_argument("argv", nargs=argparse.REMAINDER)
     b.set_defaults(func=_best_of_n)
 
+    s = sub.add_parser("sft", help="supervised fine-tuning (TRL SFTTrainer) on {prompt, completion} or {messages} "
+                       "rows (flags: referee sft --help)", add_help=False, prefix_chars="\x00")
+    s.add_argument("argv", nargs=argparse.REMAINDER)
+    s.set_defaults(func=_sft)
+
+    rm = sub.add_parser("rm", help="reward models: `referee rm train` (TRL RewardTrainer) on preference pairs")
+    rm_sub = rm.add_subparsers(dest="rm_command", required=True, metavar="COMMAND")
+    t = rm_sub.add_parser("train", help="train a servable reward model on {prompt, chosen, rejected} rows (flags: "
+                          "referee rm train --help)", add_help=False, prefix_chars="\x00")
+    t.add_argument("argv", nargs=argparse.REMAINDER)
+    t.set_defaults(func=_rm_train)
+
     r = sub.add_parser("report", help="write PNG plots of a training run's curves (reads RUN_DIR/metrics.jsonl)")
     r.add_argument("run_dir", type=Path, help="the run's --output_dir")
     r.add_argument("-o", "--out", type=Path, default=None, help="folder for the PNGs (default: RUN_DIR/plots)")
@@ -57,6 +71,23 @@ def _best_of_n(args: argparse.Namespace) -> int:
     print(report(summary), file=sys.stderr)
     for name in OUTPUT_FILES:
         print(f"wrote {Path(parsed.output_dir) / name}")
+    return 0
+
+
+def _sft(args: argparse.Namespace) -> int:
+    from .sft import parse_sft_args, train
+
+    out = train(*parse_sft_args(args.argv))
+    print(f"done: model, metrics.jsonl and checkpoints in {out}; plot them with `referee report {out}`")
+    return 0
+
+
+def _rm_train(args: argparse.Namespace) -> int:
+    from .rm import parse_rm_args, train
+
+    out = train(*parse_rm_args(args.argv))
+    print(f"done: a servable reward model in {out} (serve it with source_options: {{reward_model: {{model: {out}}}}}); "
+          f"plot its curves with `referee report {out}`")
     return 0
 
 

@@ -38,6 +38,11 @@ class MetricsWriter(TrainerCallback):
         self._started_at: int | None = None  # the step the run started at, once the outputs are open
         self.last: dict[str, Any] = {}
 
+    @property
+    def pending(self) -> dict[str, float]:
+        """What `add` has collected for the record of the current step so far (a copy)."""
+        return dict(self._pending)
+
     def add(self, metrics: dict[str, float]) -> None:
         """Metrics to put into the next record (the one logged at the end of this step)."""
         self._pending.update(metrics)

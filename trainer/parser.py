@@ -195,7 +195,7 @@ def _pop_config(argv: list[str]) -> str | None:
 def parse_config(types: Sequence[type], defaults: Mapping[str, Any], argv: Sequence[str] | None, *, prog: str,
                  description: str, usage: str | None = None) -> tuple[Any, ...]:
     """(RefereeArgs, trainer config, ModelConfig) from `defaults` < saved run config (with --resume) < the
-    `--config` file < flags. The first dataclass must be `RefereeArgs`: its `run_config` gets what was given."""
+    `--config` file < flags. The first dataclass must have a `run_config` field: it gets what was given."""
     parser = _Parser(types, defaults, prog=prog, description=description, usage=usage)
     argv = list(sys.argv[1:] if argv is None else argv)
     if "-h" in argv or "--help" in argv:
@@ -215,7 +215,7 @@ def parse_config(types: Sequence[type], defaults: Mapping[str, Any], argv: Seque
             if given.get("algo", defaults.get("algo", algo)) != algo:
                 raise ConfigError(f"{out} holds a {algo} run; resume it with --algo {algo}, or start another run "
                                   "in another --output_dir")
-            unknown = sorted(set(saved) - set(parser.actions))
+            unknown = sorted(set(saved) - set(parser.actions) - {"algo"})  # `referee sft` has no --algo flag
             if unknown:
                 raise ConfigError(f"{out / RUN_CONFIG_FILE} has keys this version does not know: {', '.join(unknown)}; "
                                   "remove them from the file")

@@ -5,10 +5,14 @@
 The summary labels every figure with the steps it covers ("mean over steps 1-5", "at step 0 (before
 training)"), so the start and end of a run read as what they are.
 
-Reads `<RUN_DIR>/metrics.jsonl` (written by `MetricsWriter`, GRPO or PPO). Panels: training reward
-(per step and a moving average) next to held-out accuracy; KL to the reference; entropy;
-completion length (mean, min-max band); the fraction of groups with zero reward spread and of unscored
-completions; clip ratio; and the step time split into generation, reward and update.
+Reads `<RUN_DIR>/metrics.jsonl` (written by `MetricsWriter`). For a GRPO or PPO run, `overview.png`: training
+reward (per step and a moving average) next to held-out accuracy; KL to the reference; entropy; completion
+length (mean, min-max band); the fraction of groups with zero reward spread and of unscored completions; clip
+ratio; and the step time split into generation, reward and update; `reward.png`; and `proxy_gold.png`, the
+training reward (the proxy: the run's `--source`) and the held-out accuracy (the gold: `--heldout_source`) on
+two axes of one figure, with the evaluations the proxy-versus-gold monitor flagged (Gao et al. 2022's
+over-optimisation curve). For `referee rm train`, `reward_model.png` (loss, pairwise accuracy, margin, chosen
+and rejected reward, training and held-out); for `referee sft`, `sft.png` (loss and token accuracy).
 """
 
 from __future__ import annotations
@@ -53,7 +57,8 @@ def summarize(records: Sequence[dict[str, Any]], window: int = 5) -> dict[str, A
     training curves as means over their first and last `window` logged steps; held-out accuracy at its first
     evaluation (step 0 is before training), its last, and its best; the time split as a mean over every step."""
     out: dict[str, Any] = {"steps": max((int(r["step"]) for r in records), default=0)}
-    for key in ("reward", "kl", "entropy", "completions/mean_length", "frac_reward_zero_std"):
+    for key in ("reward", "kl", "entropy", "completions/mean_length", "frac_reward_zero_std", "loss", "accuracy",
+                "margin", "chosen_reward", "rejected_reward", "mean_token_accuracy"):
         xs, ys = _series(records, key)
         if ys:
             out[key] = {f"mean over {_steps(xs[:window])}": statistics.fmean(ys[:window]),
@@ -63,6 +68,13 @@ def summarize(records: Sequence[dict[str, Any]], window: int = 5) -> dict[str, A
         best = max(range(len(ys)), key=ys.__getitem__)
         out["heldout/accuracy"] = {f"at step {xs[0]}" + (" (before training)" if xs[0] == 0 else ""): ys[0],
                                    f"at step {xs[-1]}": ys[-1], f"best, at step {xs[best]}": ys[best]}
+    for key in ("eval_accuracy", "eval_loss"):
+        xs, ys = _series(records, key)
+        if ys:
+            out[key] = {f"at step {xs[0]}": ys[0], f"at step {xs[-1]}": ys[-1]}
+    flagged = [x for x, y in zip(*_series(records, "monitor/proxy_up_gold_down"), strict=True) if y > 0]
+    if flagged:
+        out["monitor/proxy_up_gold_down"] = {"flagged at steps": flagged}
     for key in ("time/step", "time/generation", "time/reward", "time/update", "time/reward_share",
                 "throughput/generated_tokens_per_s"):
         _, ys = _series(records, key)
@@ -72,16 +84,95 @@ def summarize(records: Sequence[dict[str, Any]], window: int = 5) -> dict[str, A
 
 
 def write_report(run_dir: Path, out_dir: Path | None = None, smooth: int = 5) -> list[Path]:
-    """Writes `overview.png` (every panel) and `reward.png` (reward and held-out accuracy); returns them."""
+    """Writes the run's figures (see the module docstring) into `out_dir` (default RUN_DIR/plots); returns them."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     records = read_metrics(run_dir)
-    train = [r for r in records if "reward" in r]
     out_dir = Path(out_dir) if out_dir is not None else Path(run_dir) / "plots"
     out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    if any("reward" in r for r in records):
+        written += _policy_figures(Path(run_dir), records, out_dir, smooth)
+    if any("chosen_reward" in r for r in records):
+        written.append(_panels(records, out_dir / "reward_model.png", "reward model training", [
+            ("Bradley-Terry loss", [("loss", "train"), ("eval_loss", "held-out")]),
+            ("pairwise accuracy: r(chosen) > r(rejected)", [("accuracy", "train"), ("eval_accuracy", "held-out")]),
+            ("margin: r(chosen) - r(rejected)", [("margin", "train"), ("eval_margin", "held-out")]),
+            ("mean reward", [("chosen_reward", "chosen (train)"), ("rejected_reward", "rejected (train)"),
+                             ("eval_chosen_reward", "chosen (held-out)"),
+                             ("eval_rejected_reward", "rejected (held-out)")])]))
+    if any("mean_token_accuracy" in r for r in records) and not any("reward" in r for r in records):
+        written.append(_panels(records, out_dir / "sft.png", "supervised fine-tuning", [
+            ("loss", [("loss", "train"), ("eval_loss", "held-out")]),
+            ("token accuracy", [("mean_token_accuracy", "train"), ("eval_mean_token_accuracy", "held-out")])]))
+    return written
+
+
+def _panels(records: Sequence[dict[str, Any]], path: Path, title: str,
+            panels: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
+    for ax, (name, keys) in zip(list(getattr(axes, "flat", [axes])), panels, strict=True):
+        for key, label in keys:
+            xs, ys = _series(records, key)
+            if ys:
+                ax.plot(xs, ys, "o-" if key.startswith("eval_") else "-", ms=3, lw=1.5, label=label)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.suptitle(f"{title}: {path.parent.parent.resolve().name}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def _proxy_gold(run_dir: Path, records: Sequence[dict[str, Any]], path: Path, smooth: int) -> Path:
+    """The training reward (proxy) and the held-out accuracy (gold) on two axes, flagged evaluations marked."""
+    import matplotlib.pyplot as plt
+
+    from .parser import load_run_config
+
+    config = load_run_config(run_dir) or {}
+    proxy_name = str(config.get("source", "the training source"))
+    gold_name = str(config.get("heldout_source") or proxy_name)
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    xs, ys = _series(records, "reward")
+    ax.plot(xs, ys, color="tab:blue", alpha=0.3, lw=1)
+    ax.plot(xs, _smooth(ys, smooth), color="tab:blue", lw=2, label=f"proxy: training reward ({proxy_name}), "
+            f"{smooth}-step average")
+    ax.set_xlabel("step")
+    ax.set_ylabel(f"proxy reward ({proxy_name})", color="tab:blue")
+    gold = ax.twinx()
+    hx, hy = _series(records, "heldout/accuracy")
+    gold.plot(hx, hy, "o-", color="tab:red", lw=2, label=f"gold: held-out accuracy ({gold_name})")
+    gold.set_ylabel(f"gold: held-out accuracy ({gold_name})", color="tab:red")
+    flagged = [x for x, y in zip(*_series(records, "monitor/proxy_up_gold_down"), strict=True) if y > 0]
+    for x in flagged:
+        ax.axvline(x, color="tab:orange", ls="--", lw=1)
+    handles = ax.get_legend_handles_labels()[0] + gold.get_legend_handles_labels()[0]
+    labels = ax.get_legend_handles_labels()[1] + gold.get_legend_handles_labels()[1]
+    if flagged:
+        handles.append(plt.Line2D([], [], color="tab:orange", ls="--"))
+        labels.append("proxy up, gold down (monitor)")
+    ax.legend(handles, labels, fontsize=7, loc="best")
+    ax.set_title("proxy versus gold reward (Gao et al. 2022)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _policy_figures(run_dir: Path, records: Sequence[dict[str, Any]], out_dir: Path, smooth: int) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    train = [r for r in records if "reward" in r]
 
     def reward_panel(ax: Any) -> None:
         xs, ys = _series(train, "reward")
@@ -148,7 +239,7 @@ def write_report(run_dir: Path, out_dir: Path | None = None, smooth: int = 5) ->
         ax.grid(alpha=0.3)
     for ax in flat[len(panels):]:
         ax.axis("off")
-    fig.suptitle(f"referee training run: {Path(run_dir).resolve().name}")
+    fig.suptitle(f"referee training run: {run_dir.resolve().name}")
     fig.tight_layout()
     overview = out_dir / "overview.png"
     fig.savefig(overview, dpi=90)
@@ -161,4 +252,7 @@ def write_report(run_dir: Path, out_dir: Path | None = None, smooth: int = 5) ->
     reward = out_dir / "reward.png"
     fig.savefig(reward, dpi=110)
     plt.close(fig)
-    return [overview, reward]
+    written = [overview, reward]
+    if any("heldout/accuracy" in r for r in records):
+        written.append(_proxy_gold(run_dir, records, out_dir / "proxy_gold.png", smooth))
+    return written

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from referee.verifiers import ConfigError, RefereeError, Sample, Score
 
@@ -46,9 +46,9 @@ if TYPE_CHECKING:
     from .eval import Scorer
     from .metrics import MetricsWriter
 
-__all__ = ["COMPLETIONS_FILE", "RETRIES", "REWARD_TIMEOUT", "RunHooks", "TrainingError", "UnscoredWatch", "done",
-           "heldout_scorer", "latest_checkpoint", "main", "prepare_output_dir", "resolve_model", "reward_client",
-           "run", "run_hooks", "samples_of", "service_lost", "start_reward_service"]
+__all__ = ["COMPLETIONS_FILE", "RETRIES", "REWARD_TIMEOUT", "RunArgs", "RunHooks", "TrainingError", "UnscoredWatch",
+           "done", "heldout_scorer", "latest_checkpoint", "main", "prepare_output_dir", "resolve_model",
+           "reward_client", "run", "run_hooks", "samples_of", "service_lost", "start_reward_service"]
 
 COMPLETIONS_FILE = "completions.jsonl"
 RETRIES = 3
@@ -88,7 +88,16 @@ def _keep_steps_upto(path: Path, step: int) -> None:
         path.write_text("".join(line + "\n" for line in lines))
 
 
-def prepare_output_dir(args: RefereeArgs, output_dir: str | None, max_steps: int,
+class RunArgs(Protocol):
+    """What the output folder rules read: `RefereeArgs`, or the flags of `referee sft` and `referee rm train`."""
+
+    algo: str
+    resume: bool
+    overwrite: bool
+    run_config: dict[str, Any]
+
+
+def prepare_output_dir(args: RunArgs, output_dir: str | None, max_steps: int,
                        main_process: bool = True) -> tuple[Path, Path | None]:
     """(the output folder, the checkpoint to resume from or None), after checking the folder can be used that way,
     and with the run's configuration saved in it. Only the main process of a distributed run changes files."""
@@ -255,13 +264,15 @@ def run_hooks(args: RefereeArgs, out: Path, heldout_rows: Sequence[dict[str, Any
     from .callbacks import Progress, StepClock
     from .eval import HeldOutEval
     from .metrics import MetricsWriter
+    from .proxy_gold import ProxyGoldMonitor
 
     writer = MetricsWriter(out, enabled=main_process)
     clock = StepClock(writer)
     heldout = HeldOutEval(heldout_rows, score, writer, every=args.heldout_steps, max_new_tokens=max_new_tokens,
                           output_dir=out, enabled=main_process)
     bar = Progress(writer, enabled=main_process and progress, label=args.algo)
-    return RunHooks(writer, clock, [clock, heldout, writer, bar, *extra])
+    monitor = ProxyGoldMonitor(writer, len(heldout_rows))  # reads the evaluation's result before the writer logs it
+    return RunHooks(writer, clock, [clock, heldout, monitor, writer, bar, *extra])
 
 
 # --- The command ---------------------------------------------------------------------------------------------

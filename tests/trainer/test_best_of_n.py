@@ -130,3 +130,38 @@ def test_an_earlier_runs_files_are_kept_unless_overwrite(tiny_model: Path, tmp_p
 def test_bad_flags_fail_before_anything_loads(flags: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_best_of_n_args(flags)
+
+
+@pytest.mark.vllm
+def test_vllm_samples_when_installed(tmp_path: Path, service: LocalService) -> None:
+    """The vLLM backend, run in vLLM's own environment (`.venv-vllm`) against the real service started here."""
+    import os
+    import subprocess
+
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from referee.judges import cache_dir, embedded_model_path
+
+    python = Path(__file__).resolve().parents[2] / ".venv-vllm" / "bin" / "python"
+    if not python.exists():
+        pytest.skip("no .venv-vllm (make setup-vllm)")
+    tokenizer = AutoTokenizer.from_pretrained(embedded_model_path(cache_dir()))
+    torch.manual_seed(0)
+    model = tmp_path / "tiny-vllm"  # head size 64: what vLLM's CPU attention supports
+    LlamaForCausalLM(LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=1, max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id, tie_word_embeddings=True,
+    )).save_pretrained(model)
+    tokenizer.save_pretrained(model)
+    data = _data(tmp_path, [{"prompt": f"Write about topic {i}.", "reference": str(i)} for i in range(3)])
+    out = tmp_path / "bon"
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+    run = subprocess.run([str(python), "-m", "referee.trainer.best_of_n",
+                          *_argv(model, data, out, service.url, "--source", "wordcount", "--backend", "vllm")],
+                         env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-4000:]
+    samples = _rows(out / "samples.jsonl")
+    assert len(samples) == 12 and all(s["provenance"]["source"] == "wordcount" for s in samples)
+    assert len({s["completion"] for s in samples}) > 1
