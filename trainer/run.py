@@ -278,6 +278,16 @@ def run(argv: Sequence[str] | None = None, *, algo: str | None = None) -> Path:
         from .ppo_config import parse_ppo_args
 
         return train_ppo(*parse_ppo_args(argv))
+    if chosen in ("dpo", "kto"):
+        from .dpo import train as train_preferences
+        from .pref_config import parse_preference_args
+
+        return train_preferences(*parse_preference_args(argv, chosen))
+    if chosen == "online_dpo":
+        from .online_dpo import train as train_online
+        from .pref_config import parse_online_args
+
+        return train_online(*parse_online_args(argv))
     from .config import parse_train_args
     from .grpo import train as train_grpo
 
