@@ -6,12 +6,14 @@
     referee train --help                              # every flag: ours first, then GRPOConfig's, ModelConfig's
     referee train --algo ppo --source math --max_steps 2 --output_dir runs/ppo   # PPO instead of GRPO
     referee report runs/demo                          # PNG plots and a summary of the curves
+    referee best-of-n --dataset arithmetic --source math --n 8 --output_dir runs/bon   # SFT rows and pairs
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from referee.verifiers import ConfigError
@@ -28,6 +30,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("argv", nargs=argparse.REMAINDER)
     p.set_defaults(func=_train)
 
+    b = sub.add_parser("best-of-n", help="sample N completions per prompt, score them through the service, write "
+                       "the best as SFT rows and (best, worst) as preference pairs (flags: referee best-of-n --help)",
+                       add_help=False, prefix_chars="\x00")
+    b.add_argument("argv", nargs=argparse.REMAINDER)
+    b.set_defaults(func=_best_of_n)
+
     r = sub.add_parser("report", help="write PNG plots of a training run's curves (reads RUN_DIR/metrics.jsonl)")
     r.add_argument("run_dir", type=Path, help="the run's --output_dir")
     r.add_argument("-o", "--out", type=Path, default=None, help="folder for the PNGs (default: RUN_DIR/plots)")
@@ -38,6 +46,17 @@ def _train(args: argparse.Namespace) -> int:
     from .run import done, run
 
     print(done(run(args.argv)))
+    return 0
+
+
+def _best_of_n(args: argparse.Namespace) -> int:
+    from .best_of_n import OUTPUT_FILES, parse_best_of_n_args, report, run
+
+    parsed = parse_best_of_n_args(args.argv)
+    summary = run(parsed)
+    print(report(summary), file=sys.stderr)
+    for name in OUTPUT_FILES:
+        print(f"wrote {Path(parsed.output_dir) / name}")
     return 0
 
 

@@ -66,6 +66,9 @@ class RefereeArgs:
                 "'skip'}."})
     service_url: str | None = field(default=None, metadata={
         "help": "URL of a running reward service; if unset, one is started on loopback and stopped afterwards."})
+    service_settings: str | None = field(default=None, metadata={
+        "help": "Settings file (YAML) for the service started on loopback, e.g. source_options: {reward_model: "
+                "{model: DIR}} to serve a reward model; ignored with --service_url."})
     api_key: str | None = field(default=None, metadata={
         "help": "Bearer key for the service (default: the REFEREE_API_KEY environment variable); never saved."})
     service_deadline: float = field(default=300.0, metadata={

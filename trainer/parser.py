@@ -73,7 +73,8 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
 class _Parser:
     """Builds the `TrlParser` for `types` and parses a command line with the conventions above."""
 
-    def __init__(self, types: Sequence[type], defaults: Mapping[str, Any], *, prog: str, description: str) -> None:
+    def __init__(self, types: Sequence[type], defaults: Mapping[str, Any], *, prog: str, description: str,
+                 usage: str | None = None) -> None:
         from trl import TrlParser
 
         class Parser(TrlParser):
@@ -83,7 +84,8 @@ class _Parser:
         self.types = list(types)
         self.prog = prog
         self.parser = Parser(self.types, prog=prog, description=description,  # type: ignore[arg-type]
-                             usage=f"referee train [--algo {'|'.join(ALGOS)}] [--config FILE.yaml] [--FLAG VALUE ...]",
+                             usage=usage or f"referee train [--algo {'|'.join(ALGOS)}] [--config FILE.yaml] "
+                             "[--FLAG VALUE ...]",
                              formatter_class=_Formatter, allow_abbrev=False)  # a typo is no abbreviation
         self._group_by_dataclass()
         self.actions = {a.dest: a for a in self.parser._actions if a.dest not in ("help", "config")}
@@ -196,10 +198,10 @@ def _pop_config(argv: list[str]) -> str | None:
 
 
 def parse_config(types: Sequence[type], defaults: Mapping[str, Any], argv: Sequence[str] | None, *, prog: str,
-                 description: str) -> tuple[Any, ...]:
+                 description: str, usage: str | None = None) -> tuple[Any, ...]:
     """(RefereeArgs, trainer config, ModelConfig) from `defaults` < saved run config (with --resume) < the
     `--config` file < flags. The first dataclass must be `RefereeArgs`: its `run_config` gets what was given."""
-    parser = _Parser(types, defaults, prog=prog, description=description)
+    parser = _Parser(types, defaults, prog=prog, description=description, usage=usage)
     argv = list(sys.argv[1:] if argv is None else argv)
     if "-h" in argv or "--help" in argv:
         parser.parser.print_help()

@@ -147,7 +147,8 @@ def start_reward_service(stack: ExitStack, args: RefereeArgs, out: Path) -> str:
         for name in names:
             if name not in available:
                 raise UnknownSourceError(name, available)
-        url = stack.enter_context(LocalService(sources=names, log_path=out / "service.log")).url
+        settings = ["--settings", str(args.service_settings)] if args.service_settings else []
+        url = stack.enter_context(LocalService(sources=names, log_path=out / "service.log", extra_args=settings)).url
     with RewardClient(url, api_key=args.api_key, retries=2) as client:
         offered = [s.name for s in client.sources()]
     missing = [n for n in names if n not in offered]

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from referee.service.local import LocalService, free_port
+from referee.service.local import LocalService, ServiceStartError, free_port
 from tests.test_cli import referee
 
 
@@ -172,7 +172,7 @@ def test_a_table_that_is_not_an_audit_log_is_refused_at_start(tmp_path: Path) ->
         conn.execute("CREATE TABLE audit (x INTEGER)")
     svc = LocalService(extra_args=["--audit-db", str(db)], startup_timeout=60)
     try:
-        with pytest.raises(RuntimeError) as caught:
+        with pytest.raises(ServiceStartError) as caught:
             svc.start()
     finally:
         svc.stop()  # had it started after all, leave no service behind
