@@ -76,7 +76,7 @@ class OnlineArgs:
         "help": "Prompts sampled each round (taken in order from --dataset, shuffled with --seed)."})
     generations_per_prompt: int = field(default=2, metadata={
         "help": "Completions sampled per prompt; with --label_with score the best and the worst make the pair."})
-    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature of the completions."})
+    temperature: float = field(default=0.7, metadata={"help": "Sampling temperature of the completions."})
     max_completion_length: int = field(default=64, metadata={
         "help": "Most tokens per sampled completion (and per greedy held-out answer)."})
     label_with: str = field(default="score", metadata={

@@ -9,6 +9,12 @@ Reads `<RUN_DIR>/metrics.jsonl` (written by `MetricsWriter`, GRPO or PPO). Panel
 (per step and a moving average) next to held-out accuracy; KL to the reference; entropy;
 completion length (mean, min-max band); the fraction of groups with zero reward spread and of unscored
 completions; clip ratio; and the step time split into generation, reward and update.
+
+A preference run (DPO, KTO, online DPO: its records carry `rewards/margins`) gets its own panels instead:
+held-out accuracy (and, online, the mean score of the sampled completions); the implicit rewards of chosen
+and rejected completions and their margin; preference accuracy; the loss; KL (KTO's estimate) and entropy;
+and, for online DPO, the pairs each round kept and dropped (by reason) and the service's labels of the
+chosen and rejected completions.
 """
 
 from __future__ import annotations
@@ -53,7 +59,9 @@ def summarize(records: Sequence[dict[str, Any]], window: int = 5) -> dict[str, A
     training curves as means over their first and last `window` logged steps; held-out accuracy at its first
     evaluation (step 0 is before training), its last, and its best; the time split as a mean over every step."""
     out: dict[str, Any] = {"steps": max((int(r["step"]) for r in records), default=0)}
-    for key in ("reward", "kl", "entropy", "completions/mean_length", "frac_reward_zero_std"):
+    for key in ("reward", "kl", "entropy", "completions/mean_length", "frac_reward_zero_std", "loss",
+                "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "online/pairs_kept",
+                "online/score_mean"):
         xs, ys = _series(records, key)
         if ys:
             out[key] = {f"mean over {_steps(xs[:window])}": statistics.fmean(ys[:window]),
@@ -128,7 +136,38 @@ def write_report(run_dir: Path, out_dir: Path | None = None, smooth: int = 5) ->
         ax.set_xlabel("step")
 
     unscored = _unscored_key(train)
-    panels = [
+    steps = [r for r in records if "loss" in r]  # a preference run's step records (not its final summary)
+    dropped = sorted({k for r in records for k in r if k.startswith("online/pairs_dropped/")})
+
+    def pref_line(ax: Any, keys: Sequence[tuple[str, str]], title: str, style: str = "-") -> None:
+        drawn = False
+        for key, label in keys:
+            xs, ys = _series(records if key.startswith(("online/", "heldout/")) else steps, key)
+            if ys:
+                ax.plot(xs, ys, style, lw=1.5, label=label)
+                drawn = True
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        if drawn:
+            ax.legend(fontsize=7, loc="best")
+
+    def heldout_panel(ax: Any) -> None:
+        pref_line(ax, [("heldout/accuracy", "held-out accuracy (greedy)"),
+                       ("online/score_mean", "mean score of the round's samples")], "held-out accuracy", "o-")
+
+    preference = [
+        heldout_panel,
+        lambda ax: pref_line(ax, [("rewards/chosen", "chosen"), ("rewards/rejected", "rejected"),
+                                  ("rewards/margins", "margin")], "implicit reward β·log π/π_ref"),
+        lambda ax: pref_line(ax, [("rewards/accuracies", "chosen above rejected")], "preference accuracy"),
+        lambda ax: pref_line(ax, [("loss", "loss")], "loss"),
+        lambda ax: pref_line(ax, [("kl", "KL estimate (KTO)"), ("entropy", "entropy")], "KL and entropy"),
+        lambda ax: pref_line(ax, [("online/pairs_kept", "pairs kept"),
+                                  *((k, k.rsplit("/", 1)[-1]) for k in dropped)], "pairs per round (online)", "o-"),
+        lambda ax: pref_line(ax, [("online/chosen_score", "chosen"), ("online/rejected_score", "rejected")],
+                             "service label of the pair (online)", "o-"),
+    ]
+    panels = preference if steps and any("rewards/margins" in r for r in steps) else [
         reward_panel,
         lambda ax: line_panel(ax, [("kl", "KL(policy || reference)")], "KL to the reference"),
         lambda ax: line_panel(ax, [("entropy", "entropy")], "entropy (nats/token)"),
@@ -141,6 +180,7 @@ def write_report(run_dir: Path, out_dir: Path | None = None, smooth: int = 5) ->
                               "clip ratio"),
         time_panel,
     ]
+    headline = heldout_panel if panels is preference else reward_panel
     fig, axes = plt.subplots(2, 4, figsize=(20, 8.5))
     flat = list(axes.flat)
     for draw, ax in zip(panels, flat, strict=False):
@@ -155,7 +195,7 @@ def write_report(run_dir: Path, out_dir: Path | None = None, smooth: int = 5) ->
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    reward_panel(ax)
+    headline(ax)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     reward = out_dir / "reward.png"

@@ -201,6 +201,8 @@ class UnscoredWatch:
     `TrainingError` naming the reasons and the fix once there are `args.max_unscored_steps` of them."""
 
     args: RefereeArgs
+    unit: str = "steps"
+    """What one `observe` call covers, as the message names it (online DPO observes rounds)."""
     streak: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     example: str | None = None
@@ -219,8 +221,8 @@ class UnscoredWatch:
     def message(self) -> str:
         counts = ", ".join(f"{reason}: {n}" for reason, n in self.reasons.most_common())
         example = f" (e.g. {self.example.rstrip('.')})" if self.example else ""
-        return (f"stopped: every reward of the last {self.streak} steps was unscored ({counts}){example}, so the run "
-                f"was training on nothing. {self._fix()} (--max_unscored_steps 0 turns this stop off)")
+        return (f"stopped: every reward of the last {self.streak} {self.unit} was unscored ({counts}){example}, so "
+                f"the run was training on nothing. {self._fix()} (--max_unscored_steps 0 turns this stop off)")
 
     def _fix(self) -> str:
         args, reasons = self.args, set(self.reasons)
