@@ -73,9 +73,9 @@ def _is_messages(value: Any) -> bool:
                     for m in value))
 
 
-def _text(where: str, row: Mapping[str, Any], key: str, *, allow_empty: bool = False) -> Any:
+def _text(where: str, row: Mapping[str, Any], key: str, form: str, *, allow_empty: bool = False) -> Any:
     if key not in row or row[key] is None:
-        raise ConfigError(f"{where}: missing {key!r}; {_DPO_FORM if key in ('chosen', 'rejected') else _KTO_FORM}")
+        raise ConfigError(f"{where}: missing {key!r}; {form}")
     value = row[key]
     if isinstance(value, str):
         if not value.strip() and not allow_empty:
@@ -89,14 +89,14 @@ def _text(where: str, row: Mapping[str, Any], key: str, *, allow_empty: bool = F
                       f"{type(value).__name__} {value!r:.80}")
 
 
-def _prompt(where: str, row: Mapping[str, Any]) -> Any:
-    return _text(where, row, "prompt", allow_empty=True)
+def _prompt(where: str, row: Mapping[str, Any], form: str) -> Any:
+    return _text(where, row, "prompt", form, allow_empty=True)
 
 
 def _pair(where: str, row: Any) -> dict[str, Any]:
     if not isinstance(row, Mapping):
         raise ConfigError(f"{where}: expected a JSON object, got {type(row).__name__}; {_DPO_FORM}")
-    chosen, rejected = _text(where, row, "chosen"), _text(where, row, "rejected")
+    chosen, rejected = _text(where, row, "chosen", _DPO_FORM), _text(where, row, "rejected", _DPO_FORM)
     if "prompt" not in row and isinstance(chosen, list) and isinstance(rejected, list):
         from trl.data_utils import extract_prompt  # TRL's implicit prompt: the shared opening turns
 
@@ -107,7 +107,7 @@ def _pair(where: str, row: Any) -> dict[str, Any]:
                               f"{_DPO_FORM}")
     if chosen == rejected:
         raise ConfigError(f"{where}: chosen and rejected are the same: there is nothing to prefer; drop the row")
-    return {"prompt": _prompt(where, row), "chosen": chosen, "rejected": rejected}
+    return {"prompt": _prompt(where, row, _DPO_FORM), "chosen": chosen, "rejected": rejected}
 
 
 def read_preference_rows(spec: str, *, max_rows: int | None = None) -> list[dict[str, Any]]:
@@ -170,12 +170,12 @@ def read_kto_rows(spec: str, *, label_threshold: float | None = None, max_rows: 
             out.rows += [{"prompt": pair["prompt"], "completion": pair["chosen"], "label": True},
                          {"prompt": pair["prompt"], "completion": pair["rejected"], "label": False}]
             continue
-        completion = _text(where, row, "completion")
+        completion = _text(where, row, "completion", _KTO_FORM)
         label = _label(where, row, label_threshold)
         if label is None:
             out.dropped["unscored"] += 1
             continue
-        out.rows.append({"prompt": _prompt(where, row), "completion": completion, "label": label})
+        out.rows.append({"prompt": _prompt(where, row, _KTO_FORM), "completion": completion, "label": label})
     if max_rows is not None:
         out.rows = out.rows[:max_rows]
     if not out.rows:
