@@ -35,7 +35,7 @@ import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from referee.verifiers import ConfigError
 
@@ -84,6 +84,7 @@ def train(args: RefereeArgs, prefs: PreferenceArgs, cfg: DPOConfig | KTOConfig, 
                           f"--per_device_train_batch_size 2 or more (got {cfg.per_device_train_batch_size})")
 
     # 1. The data, checked before anything loads.
+    replies: tuple[str, ...]
     if kto:
         loaded = read_kto_rows(prefs.data, label_threshold=prefs.label_threshold, max_rows=args.max_examples)
         rows, replies = loaded.rows, ("completion",)
@@ -111,7 +112,8 @@ def train(args: RefereeArgs, prefs: PreferenceArgs, cfg: DPOConfig | KTOConfig, 
 
     with ExitStack() as stack:
         # 3. Held-out evaluation through the service, only when a verifier is named for it.
-        heldout_rows, score = [], None
+        heldout_rows: list[dict[str, Any]] = []
+        score = None
         if args.heldout_source is not None and args.heldout_steps > 0 and args.heldout_size > 0:
             _, heldout_rows = load_prompts(args, seed=cfg.seed)
             url = start_reward_service(stack, args, out)
@@ -121,7 +123,7 @@ def train(args: RefereeArgs, prefs: PreferenceArgs, cfg: DPOConfig | KTOConfig, 
                           progress=not cfg.disable_tqdm, extra=callbacks)
 
         # 4. The trainer.
-        trainer_class = KTOTrainer if kto else DPOTrainer
+        trainer_class: Any = KTOTrainer if kto else DPOTrainer
         trainer = trainer_class(model=model_path, args=cfg, train_dataset=dataset, processing_class=tokenizer,
                                 peft_config=get_peft_config(model_args), callbacks=hooks.callbacks)
         trainer.remove_callback(ProgressCallback)  # ours shows the metrics that matter; metrics.jsonl has all

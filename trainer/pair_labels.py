@@ -69,7 +69,7 @@ def _assistant(text: str) -> list[dict[str, str]]:
 
 def label_by_score(client: RewardClient, source: SourceSpec, options: Mapping[str, Any],
                    rows: Sequence[Mapping[str, Any]], completions: Sequence[Sequence[str]]) -> Labelled:
-    flat_rows = [r for r, group in zip(rows, completions, strict=True) for _ in group]
+    flat_rows = [dict(r) for r, group in zip(rows, completions, strict=True) for _ in group]
     flat = [c for group in completions for c in group]
     scores = client.score(source, samples_of(flat_rows, flat), options)
     out = Labelled(scores=list(scores))
