@@ -48,6 +48,7 @@ class Labelled:
     chosen: list[float] = field(default_factory=list)
     """The label of each kept pair's chosen completion: its score, or (by comparison) P(chosen is better)."""
     rejected: list[float] = field(default_factory=list)
+    by_score: bool = True
 
     def metrics(self, prompts: int) -> dict[str, float]:
         """What a round logs about its labels, under `online/`."""
@@ -55,7 +56,7 @@ class Labelled:
         out = {"online/prompts": float(prompts), "online/pairs_kept": float(len(self.pairs)),
                "online/unscored_frac": 1 - len(scored) / len(self.scores) if self.scores else 0.0}
         out.update({f"online/pairs_dropped/{why}": float(n) for why, n in self.dropped.items()})
-        if scored:
+        if scored and self.by_score:  # by comparison a "score" is P(a better than b): no mean of the samples
             out["online/score_mean"] = statistics.fmean(scored)
         if self.chosen:
             out["online/chosen_score"] = statistics.fmean(self.chosen)
@@ -101,7 +102,7 @@ def label_by_compare(client: RewardClient, source: str, constitution: str | None
     kept, dropped = select_pairs(pairs, [judged.get(i) for i in range(len(pairs))], min_confidence=min_confidence,
                                  keep_inconsistent=keep_inconsistent, source=source,
                                  extra=[{"index": i} for i in range(len(pairs))])
-    out = Labelled(dropped=dropped.reasons)
+    out = Labelled(dropped=dropped.reasons, by_score=False)
     for c in compared:
         out.scores.append(Score(value=c.p_a_better, source=source, version="compare") if c.p_a_better is not None
                           else Score.unscored(c.reason or UnscoredReason.SOURCE_ERROR, c.error or "unscored",

@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import load_file
 
 from referee.cli import main as referee
+from referee.service import RewardServiceError
 from referee.service.local import LocalService
 from referee.trainer.metrics import read_metrics
 from referee.trainer.online_dpo import train
@@ -100,6 +101,13 @@ def test_a_source_that_cannot_score_stops_the_run(tiny_model: Path, tmp_path: Pa
         train(*parse_online_args(_argv(tiny_model, tmp_path / "run", service.url, "--rounds", "2", "--source",
                                        "exact", "--dataset", str(data), "--heldout_size", "0")))
     assert not list((tmp_path / "run").glob("checkpoint-*"))  # nothing was trained on
+
+
+def test_a_constitution_that_does_not_exist_is_named(tiny_model: Path, tmp_path: Path, service: LocalService) -> None:
+    with pytest.raises(RewardServiceError, match="no constitution named 'nope'; available: concise, hhh"):
+        train(*parse_online_args(_argv(tiny_model, tmp_path / "run", service.url, "--rounds", "1", "--label_with",
+                                       "compare", "--source", "judge", "--constitution", "nope@2",
+                                       "--generations_per_prompt", "2", "--heldout_size", "0")))
 
 
 @pytest.mark.parametrize(("extra", "message"), [
