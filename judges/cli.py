@@ -1,15 +1,13 @@
-"""`referee constitution ...` and `referee prefs`.
+"""`referee constitution ...`.
 
     referee constitution list                         # names, versions, released or not
     referee constitution show hhh                     # the latest version; hhh@1 pins one
     referee constitution new hhh --dir constitutions  # writes constitutions/hhh/v2.md from the latest
     referee constitution lint constitutions/hhh/v2.md # line-numbered errors; exit 1 if any
     referee constitution diff hhh@1 hhh@2
-    referee prefs pairs.jsonl -o dpo.jsonl --constitution hhh --method likelihood
 
-`prefs` judges each {prompt, a, b} line in both orders and writes TRL DPO rows: {prompt, chosen,
-rejected, confidence, consistent, p_a_better}, where confidence = max(p, 1 - p). Pairs the judge could
-not score are left out and counted. `--cache_dir` defaults to $REFEREE_CACHE or ~/.cache/referee.
+(`referee prefs`, which judges pairs into DPO rows in this process or through a running service, is
+`referee.service.prefs_cli`: its `--url` needs the service's client.)
 
 Constitutions are looked up along one search path, the same as the judge's in the service: the shipped
 library, `./constitutions` (where `new` writes), the folders of $REFEREE_CONSTITUTION_DIRS, then each
@@ -19,18 +17,14 @@ library, `./constitutions` (where `new` writes), the folders of $REFEREE_CONSTIT
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from referee.verifiers import ConfigError, Runtime, format_validation_error
+from referee.verifiers import ConfigError
 
 from .diff import diff
-from .environment import LOCAL_CONSTITUTIONS, cache_dir, constitution_dirs, env_constitution_dirs
+from .environment import LOCAL_CONSTITUTIONS, constitution_dirs, env_constitution_dirs
 from .library import ConstitutionLibrary, parse_ref
 from .lint import lint_path
 from .parser import parse
@@ -68,25 +62,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("new", metavar="NAME@B|FILE")
     _dirs(p)
     p.set_defaults(func=_diff)
-
-    p = sub.add_parser("prefs", help="judge response pairs (JSONL of {prompt, a, b}) into DPO preference data")
-    p.add_argument("input", type=Path, help="JSONL: one {prompt, a, b} per line")
-    p.add_argument("-o", "--output", type=Path, help="DPO JSONL to write (default: stdout)")
-    p.add_argument("--constitution", default="hhh", help="NAME or NAME@VERSION (default: hhh)")
-    p.add_argument("--method", choices=["verdict", "reasoned", "likelihood"], default="verdict")
-    p.add_argument("--options", type=json.loads, default={},
-                   help="JSON object of further judge options (see `referee sources --json`), e.g. a backend")
-    p.add_argument("--min_confidence", type=float, default=0.5,
-                   help="keep pairs whose confidence max(p, 1-p) is at least this (default 0.5: all)")
-    p.add_argument("--require_consistent", action="store_true",
-                   help="keep only pairs where both presentation orders prefer the same reply")
-    p.add_argument("--format", choices=["standard", "conversational"], default="standard",
-                   help="TRL dataset format: plain strings, or chat messages")
-    p.add_argument("--batch_size", type=int, default=16, help="pairs judged per batch")
-    p.add_argument("--cache_dir", type=Path, default=None,
-                   help="model cache (default: $REFEREE_CACHE or ~/.cache/referee)")
-    _dirs(p)
-    p.set_defaults(func=_prefs)
 
 
 def _dirs(p: argparse.ArgumentParser) -> None:
@@ -188,71 +163,3 @@ def _diff(args: argparse.Namespace) -> int:
 
     print(diff(load(args.old), load(args.new)).format())
     return 0
-
-
-def _prefs(args: argparse.Namespace) -> int:
-    from .environment import JudgeEnvironment, configure_judges
-    from .source import Judge, JudgeConfig, Pair
-
-    if not args.input.is_file():
-        raise ConfigError(f"input file {args.input} does not exist; give a JSONL file of {{prompt, a, b}} pairs")
-    pairs: list[Pair] = []
-    for n, line in enumerate(args.input.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            pairs.append(Pair(prompt=row.get("prompt", ""), a=row["a"], b=row["b"]))
-        except (ValueError, KeyError, TypeError, ValidationError) as exc:
-            raise ConfigError(f"{args.input}:{n}: expected a JSON object with prompt, a, b: {exc}") from exc
-    try:
-        config = JudgeConfig.model_validate({"constitution": args.constitution, "method": args.method,
-                                             **args.options})
-    except ValidationError as exc:
-        raise ConfigError(f"judge options: {format_validation_error(exc)}") from exc
-
-    async def run() -> list[Any]:
-        async with Runtime(workers=1, preload=()) as rt:
-            env = JudgeEnvironment(cache_dir=cache_dir(args.cache_dir), constitution_dirs=_search_path(args))
-            configure_judges(rt, env)
-            judge = Judge(config, rt)
-            out = []
-            for s in range(0, len(pairs), args.batch_size):
-                out += await judge.compare(pairs[s : s + args.batch_size])
-                print(f"judged {len(out)}/{len(pairs)} pairs", file=sys.stderr)
-            return out
-
-    comparisons = asyncio.run(run())
-    kept, dropped = [], {"unscored": 0, "low_confidence": 0, "inconsistent": 0}
-    for pair, c in zip(pairs, comparisons, strict=True):
-        if c.p_a_better is None:
-            dropped["unscored"] += 1
-            continue
-        confidence = max(c.p_a_better, 1 - c.p_a_better)
-        if confidence < args.min_confidence:
-            dropped["low_confidence"] += 1
-            continue
-        if args.require_consistent and not c.consistent:
-            dropped["inconsistent"] += 1
-            continue
-        chosen, rejected = (pair.a, pair.b) if c.p_a_better >= 0.5 else (pair.b, pair.a)
-        kept.append(_dpo_row(pair.prompt, chosen, rejected, args.format) | {
-            "confidence": round(confidence, 6), "consistent": c.consistent, "p_a_better": round(c.p_a_better, 6),
-            "judge": {"constitution": c.details["constitution"], "sha256": c.details["constitution_sha256"],
-                      "model": c.details["judge"]["model"], "method": c.details["judge"]["method"]}})
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept)
-    if args.output:
-        args.output.write_text(text)
-    else:
-        sys.stdout.write(text)
-    print(f"kept {len(kept)} of {len(pairs)} pairs; dropped {dropped}", file=sys.stderr)
-    return 0
-
-
-def _dpo_row(prompt: str, chosen: str, rejected: str, fmt: str) -> dict[str, Any]:
-    if fmt == "conversational":
-        return {"prompt": [{"role": "user", "content": prompt}],
-                "chosen": [{"role": "assistant", "content": chosen}],
-                "rejected": [{"role": "assistant", "content": rejected}]}
-    return {"prompt": prompt, "chosen": chosen, "rejected": rejected}
-

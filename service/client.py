@@ -2,9 +2,13 @@
 
     with RewardClient("http://127.0.0.1:8000") as client:
         scores = client.score("math", [{"completion": "... \\boxed{4}", "reference": "4"}])
+        comparisons = client.compare([{"prompt": "2+2?", "a": "4", "b": "5"}], constitution="hhh")
 
-Large batches are split into chunks of `max_batch` sent `concurrency` at a time; answers come back in
-input order. Retries (with exponential backoff and jitter, honouring Retry-After) happen only on 429, on
+`compare` posts pairs to `/v1/compare` (the judge against a constitution in both presentation orders, or a
+`reward_model` by Bradley-Terry) and returns one `Comparison` per pair.
+
+Large batches (of samples or pairs) are split into chunks of `max_batch` sent `concurrency` at a time; answers
+come back in input order. Retries (with exponential backoff and jitter, honouring Retry-After) happen only on 429, on
 5xx, and on connection errors and timeouts: a 4xx is the caller's mistake and raises at once. A request
 is tried `retries` more times; with `deadline` (seconds) it keeps trying, every few seconds, until that much
 time has passed since it began (a trainer rides out a service restart this way). Whatever ends it is a
@@ -17,25 +21,33 @@ import asyncio
 import itertools
 import random
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import httpx
 import pydantic_core
 from pydantic import BaseModel, TypeAdapter
 
+from referee.judges import Comparison, InlineConstitution, Pair
 from referee.verifiers import RefereeError, Sample, Score, SourceInfo
 
 __all__ = ["AsyncRewardClient", "RewardClient", "RewardServiceError", "SourceSpec"]
 
 SourceSpec = str | Sequence[Mapping[str, Any]]
 SampleLike = Sample | Mapping[str, Any]
+PairLike = Pair | Mapping[str, Any]
+ConstitutionSpec = str | InlineConstitution | Mapping[str, Any]
 
 _SOURCES = TypeAdapter(list[SourceInfo])
+_T = TypeVar("_T")
 
 
 class _Answer(BaseModel):
     scores: list[Score]
+
+
+class _Compared(BaseModel):
+    comparisons: list[Comparison]
 
 
 class RewardServiceError(RefereeError):
@@ -74,6 +86,24 @@ def _scores(response: httpx.Response, n: int) -> list[Score]:
     return scores
 
 
+def _compare_payload(pairs: Sequence[PairLike], source: str, constitution: ConstitutionSpec | None,
+                     options: Mapping[str, Any] | None) -> bytes:
+    body: dict[str, Any] = {"source": source, "options": dict(options or {}),
+                            "pairs": [p.model_dump() if isinstance(p, Pair) else dict(p) for p in pairs]}
+    if constitution is not None:
+        body["constitution"] = (constitution.model_dump(mode="json") if isinstance(constitution, InlineConstitution)
+                                else constitution if isinstance(constitution, str) else dict(constitution))
+    return pydantic_core.to_json(body)
+
+
+def _comparisons(response: httpx.Response, n: int) -> list[Comparison]:
+    comparisons = _Compared.model_validate_json(response.content).comparisons
+    if len(comparisons) != n:
+        raise RewardServiceError(f"service answered {len(comparisons)} comparisons for {n} pairs",
+                                 response.status_code)
+    return comparisons
+
+
 def _error(response: httpx.Response) -> RewardServiceError:
     try:
         detail = response.json().get("detail", response.text)
@@ -83,7 +113,7 @@ def _error(response: httpx.Response) -> RewardServiceError:
                               response.status_code)
 
 
-def _chunks(items: Sequence[SampleLike], size: int) -> list[Sequence[SampleLike]]:
+def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
@@ -160,6 +190,22 @@ class AsyncRewardClient:
         parts = await asyncio.gather(*(one(c) for c in _chunks(samples, self._o.max_batch)))
         return [s for part in parts for s in part]
 
+    async def compare(self, pairs: Sequence[PairLike], *, source: str = "judge",
+                      constitution: ConstitutionSpec | None = None,
+                      options: Mapping[str, Any] | None = None) -> list[Comparison]:
+        """P(a is better) per `{prompt, a, b}` pair, from `source` (`judge`, against `constitution`, default the
+        service's `hhh`; or `reward_model`, which takes no constitution); chunked and retried like `score`."""
+        gate = asyncio.Semaphore(self._o.concurrency)
+
+        async def one(chunk: Sequence[PairLike]) -> list[Comparison]:
+            async with gate:
+                response = await self._request("POST", "/v1/compare",
+                                                content=_compare_payload(chunk, source, constitution, options))
+            return _comparisons(response, len(chunk))
+
+        parts = await asyncio.gather(*(one(c) for c in _chunks(pairs, self._o.max_batch)))
+        return [c for part in parts for c in part]
+
     async def sources(self) -> list[SourceInfo]:
         return _SOURCES.validate_python((await self._request("GET", "/v1/sources")).json()["sources"])
 
@@ -202,13 +248,9 @@ class RewardClient:
             time.sleep(self._o.retry_delay(attempt, started, path, response=response))
         raise AssertionError("unreachable")
 
-    def score(self, source: SourceSpec, samples: Sequence[SampleLike],
-              options: Mapping[str, Any] | None = None) -> list[Score]:
-        chunks = _chunks(samples, self._o.max_batch)
-
-        def one(chunk: Sequence[SampleLike]) -> list[Score]:
-            return _scores(self._request("POST", "/v1/score", content=_payload(source, chunk, options)), len(chunk))
-
+    def _map(self, one: Callable[[Sequence[Any]], list[_T]], items: Sequence[Any]) -> list[_T]:
+        """`one` over the chunks of `items`, `concurrency` at a time, flattened in input order."""
+        chunks = _chunks(items, self._o.max_batch)
         if len(chunks) <= 1 or self._o.concurrency == 1:
             parts = [one(c) for c in chunks]
         else:
@@ -216,7 +258,24 @@ class RewardClient:
 
             with ThreadPoolExecutor(self._o.concurrency) as pool:
                 parts = list(pool.map(one, chunks))
-        return [s for part in parts for s in part]
+        return [x for part in parts for x in part]
+
+    def score(self, source: SourceSpec, samples: Sequence[SampleLike],
+              options: Mapping[str, Any] | None = None) -> list[Score]:
+        def one(chunk: Sequence[SampleLike]) -> list[Score]:
+            return _scores(self._request("POST", "/v1/score", content=_payload(source, chunk, options)), len(chunk))
+
+        return self._map(one, samples)
+
+    def compare(self, pairs: Sequence[PairLike], *, source: str = "judge", constitution: ConstitutionSpec | None = None,
+                options: Mapping[str, Any] | None = None) -> list[Comparison]:
+        """As `AsyncRewardClient.compare`."""
+        def one(chunk: Sequence[PairLike]) -> list[Comparison]:
+            return _comparisons(self._request("POST", "/v1/compare",
+                                              content=_compare_payload(chunk, source, constitution, options)),
+                                len(chunk))
+
+        return self._map(one, pairs)
 
     def sources(self) -> list[SourceInfo]:
         return _SOURCES.validate_python(self._request("GET", "/v1/sources").json()["sources"])

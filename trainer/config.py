@@ -56,7 +56,9 @@ class RefereeArgs:
     """What referee adds to TRL's configs: where rewards come from, the data, held-out evaluation, the run folder."""
 
     algo: str = field(default="grpo", metadata={
-        "help": "Training algorithm: grpo (TRL's GRPOTrainer) or ppo (value head, GAE, KL penalty; trainer/ppo.py)."})
+        "help": "Training algorithm: grpo (TRL's GRPOTrainer), ppo (value head, GAE, KL penalty; trainer/ppo.py), "
+                "dpo or kto (TRL's trainers on labelled rows, --data), online_dpo (rounds of sample, label through the "
+                "service, DPO)."})
     source: str = field(default="math", metadata={
         "help": "Reward source name (see `referee sources`), or a weighted mix written 'math:1.0,judge:0.2'."})
     source_options: dict[str, Any] | str | None = field(default=None, metadata={

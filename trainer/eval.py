@@ -112,15 +112,19 @@ class HeldOutEval(TrainerCallback):
         self.enabled = enabled and every > 0 and bool(self.rows)
         self._last_step = -1
 
-    def _run(self, state: TrainerState, kwargs: dict[str, Any]) -> dict[str, float]:
-        result = evaluate(kwargs["model"], kwargs["processing_class"], self.rows, self.score,
-                          max_new_tokens=self.max_new_tokens)
-        self._last_step = state.global_step
+    def run_at(self, model: Any, tokenizer: Any, step: int) -> dict[str, float]:
+        """Evaluates now and writes `heldout/step_<step>.jsonl`; returns the metrics (also for a loop of trainers,
+        such as online DPO's rounds, that calls it itself)."""
+        result = evaluate(model, tokenizer, self.rows, self.score, max_new_tokens=self.max_new_tokens)
+        self._last_step = step
         folder = self.output_dir / "heldout"
         folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / f"step_{state.global_step:05d}.jsonl", "w") as f:
+        with open(folder / f"step_{step:05d}.jsonl", "w") as f:
             f.writelines(json.dumps(row) + "\n" for row in result.rows)
         return result.metrics
+
+    def _run(self, state: TrainerState, kwargs: dict[str, Any]) -> dict[str, float]:
+        return self.run_at(kwargs["model"], kwargs["processing_class"], state.global_step)
 
     def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
                        **kwargs: Any) -> None:

@@ -63,6 +63,12 @@ class MetricsWriter(TrainerCallback):
                     self._tb.add_scalar(key, value, step)
         self.last = record
 
+    def open(self, step: int) -> None:
+        """Opens the outputs of a run that resumes at `step` now, before its first record (a loop of trainers, such
+        as online DPO's rounds, resumes at a step no trainer knows)."""
+        if self.enabled and self._started_at is None:
+            self._start(step)
+
     def _start(self, step: int) -> None:
         """Opens the outputs of a run that starts (or resumes) at `step`."""
         self._started_at = step

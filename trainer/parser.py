@@ -34,7 +34,7 @@ from referee.verifiers import ConfigError, RefereeError
 
 __all__ = ["ALGOS", "RUN_CONFIG_FILE", "choose_algo", "load_run_config", "parse_config", "save_run_config"]
 
-ALGOS = ("grpo", "ppo")
+ALGOS = ("grpo", "ppo", "dpo", "kto", "online_dpo")
 RUN_CONFIG_FILE = "run_config.yaml"
 _NOT_SAVED = frozenset({"resume", "overwrite", "api_key"})
 _TITLES = {
@@ -42,6 +42,10 @@ _TITLES = {
     "GRPOConfig": "TRL GRPOConfig: the GRPO trainer (transformers TrainingArguments plus GRPO's fields)",
     "PPOConfig": "PPOConfig: the PPO trainer (transformers TrainingArguments plus PPO's fields, trainer/ppo_config.py)",
     "ModelConfig": "TRL ModelConfig: the policy model, dtype, LoRA",
+    "PreferenceArgs": "referee: the labelled rows DPO or KTO trains on",
+    "OnlineArgs": "referee: online DPO's rounds (sample, label through the service, train)",
+    "DPOConfig": "TRL DPOConfig: the DPO trainer (transformers TrainingArguments plus DPO's fields)",
+    "KTOConfig": "TRL KTOConfig: the KTO trainer (transformers TrainingArguments plus KTO's fields)",
 }
 
 
@@ -80,7 +84,8 @@ class _Parser:
         self.types = list(types)
         self.prog = prog
         self.parser = Parser(self.types, prog=prog, description=description,  # type: ignore[arg-type]
-                             usage=usage or "referee train [--algo grpo|ppo] [--config FILE.yaml] [--FLAG VALUE ...]",
+                             usage=usage or f"referee train [--algo {'|'.join(ALGOS)}] [--config FILE.yaml] "
+                             "[--FLAG VALUE ...]",
                              formatter_class=_Formatter, allow_abbrev=False)  # a typo is no abbreviation
         self._group_by_dataclass()
         self.actions = {a.dest: a for a in self.parser._actions if a.dest not in ("help", "config")}

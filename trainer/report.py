@@ -13,6 +13,12 @@ training reward (the proxy: the run's `--source`) and the held-out accuracy (the
 two axes of one figure, with the evaluations the proxy-versus-gold monitor flagged (Gao et al. 2022's
 over-optimisation curve). For `referee rm train`, `reward_model.png` (loss, pairwise accuracy, margin, chosen
 and rejected reward, training and held-out); for `referee sft`, `sft.png` (loss and token accuracy).
+
+A preference run (DPO, KTO, online DPO: its records carry `rewards/margins`) gets its own panels in
+`overview.png` instead: held-out accuracy (and, online, the mean score of the sampled completions); the implicit
+rewards of chosen and rejected completions and their margin; preference accuracy; the loss; KL (KTO's estimate)
+and entropy; and, for online DPO, the pairs each round kept and dropped (by reason) and the service's labels of
+the chosen and rejected completions.
 """
 
 from __future__ import annotations
@@ -58,7 +64,8 @@ def summarize(records: Sequence[dict[str, Any]], window: int = 5) -> dict[str, A
     evaluation (step 0 is before training), its last, and its best; the time split as a mean over every step."""
     out: dict[str, Any] = {"steps": max((int(r["step"]) for r in records), default=0)}
     for key in ("reward", "kl", "entropy", "completions/mean_length", "frac_reward_zero_std", "loss", "accuracy",
-                "margin", "chosen_reward", "rejected_reward", "mean_token_accuracy"):
+                "margin", "chosen_reward", "rejected_reward", "mean_token_accuracy", "rewards/chosen",
+                "rewards/rejected", "rewards/margins", "rewards/accuracies", "online/pairs_kept", "online/score_mean"):
         xs, ys = _series(records, key)
         if ys:
             out[key] = {f"mean over {_steps(xs[:window])}": statistics.fmean(ys[:window]),
@@ -93,7 +100,7 @@ def write_report(run_dir: Path, out_dir: Path | None = None, smooth: int = 5) ->
     out_dir = Path(out_dir) if out_dir is not None else Path(run_dir) / "plots"
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    if any("reward" in r for r in records):
+    if any("reward" in r or "rewards/margins" in r for r in records):
         written += _policy_figures(Path(run_dir), records, out_dir, smooth)
     if any("chosen_reward" in r for r in records):
         written.append(_panels(records, out_dir / "reward_model.png", "reward model training", [
@@ -219,7 +226,38 @@ def _policy_figures(run_dir: Path, records: Sequence[dict[str, Any]], out_dir: P
         ax.set_xlabel("step")
 
     unscored = _unscored_key(train)
-    panels = [
+    steps = [r for r in records if "loss" in r]  # a preference run's step records (not its final summary)
+    dropped = sorted({k for r in records for k in r if k.startswith("online/pairs_dropped/")})
+
+    def pref_line(ax: Any, keys: Sequence[tuple[str, str]], title: str, style: str = "-") -> None:
+        drawn = False
+        for key, label in keys:
+            xs, ys = _series(records if key.startswith(("online/", "heldout/")) else steps, key)
+            if ys:
+                ax.plot(xs, ys, style, lw=1.5, label=label)
+                drawn = True
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        if drawn:
+            ax.legend(fontsize=7, loc="best")
+
+    def heldout_panel(ax: Any) -> None:
+        pref_line(ax, [("heldout/accuracy", "held-out accuracy (greedy)"),
+                       ("online/score_mean", "mean score of the round's samples")], "held-out accuracy", "o-")
+
+    preference = [
+        heldout_panel,
+        lambda ax: pref_line(ax, [("rewards/chosen", "chosen"), ("rewards/rejected", "rejected"),
+                                  ("rewards/margins", "margin")], "implicit reward β·log π/π_ref"),
+        lambda ax: pref_line(ax, [("rewards/accuracies", "chosen above rejected")], "preference accuracy"),
+        lambda ax: pref_line(ax, [("loss", "loss")], "loss"),
+        lambda ax: pref_line(ax, [("kl", "KL estimate (KTO)"), ("entropy", "entropy")], "KL and entropy"),
+        lambda ax: pref_line(ax, [("online/pairs_kept", "pairs kept"),
+                                  *((k, k.rsplit("/", 1)[-1]) for k in dropped)], "pairs per round (online)", "o-"),
+        lambda ax: pref_line(ax, [("online/chosen_score", "chosen"), ("online/rejected_score", "rejected")],
+                             "service label of the pair (online)", "o-"),
+    ]
+    panels = preference if steps and any("rewards/margins" in r for r in steps) else [
         reward_panel,
         lambda ax: line_panel(ax, [("kl", "KL(policy || reference)")], "KL to the reference"),
         lambda ax: line_panel(ax, [("entropy", "entropy")], "entropy (nats/token)"),
@@ -232,6 +270,7 @@ def _policy_figures(run_dir: Path, records: Sequence[dict[str, Any]], out_dir: P
                               "clip ratio"),
         time_panel,
     ]
+    headline = heldout_panel if panels is preference else reward_panel
     fig, axes = plt.subplots(2, 4, figsize=(20, 8.5))
     flat = list(axes.flat)
     for draw, ax in zip(panels, flat, strict=False):
@@ -246,13 +285,13 @@ def _policy_figures(run_dir: Path, records: Sequence[dict[str, Any]], out_dir: P
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    reward_panel(ax)
+    headline(ax)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     reward = out_dir / "reward.png"
     fig.savefig(reward, dpi=110)
     plt.close(fig)
     written = [overview, reward]
-    if any("heldout/accuracy" in r for r in records):
+    if panels is not preference and any("heldout/accuracy" in r for r in records):
         written.append(_proxy_gold(run_dir, records, out_dir / "proxy_gold.png", smooth))
     return written

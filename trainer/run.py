@@ -210,6 +210,8 @@ class UnscoredWatch:
     `TrainingError` naming the reasons and the fix once there are `args.max_unscored_steps` of them."""
 
     args: RefereeArgs
+    unit: str = "steps"
+    """What one `observe` call covers, as the message names it (online DPO observes rounds)."""
     streak: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     example: str | None = None
@@ -228,8 +230,8 @@ class UnscoredWatch:
     def message(self) -> str:
         counts = ", ".join(f"{reason}: {n}" for reason, n in self.reasons.most_common())
         example = f" (e.g. {self.example.rstrip('.')})" if self.example else ""
-        return (f"stopped: every reward of the last {self.streak} steps was unscored ({counts}){example}, so the run "
-                f"was training on nothing. {self._fix()} (--max_unscored_steps 0 turns this stop off)")
+        return (f"stopped: every reward of the last {self.streak} {self.unit} was unscored ({counts}){example}, so "
+                f"the run was training on nothing. {self._fix()} (--max_unscored_steps 0 turns this stop off)")
 
     def _fix(self) -> str:
         args, reasons = self.args, set(self.reasons)
@@ -290,6 +292,16 @@ def run(argv: Sequence[str] | None = None, *, algo: str | None = None) -> Path:
         from .ppo_config import parse_ppo_args
 
         return train_ppo(*parse_ppo_args(argv))
+    if chosen in ("dpo", "kto"):
+        from .dpo import train as train_preferences
+        from .pref_config import parse_preference_args
+
+        return train_preferences(*parse_preference_args(argv, chosen))
+    if chosen == "online_dpo":
+        from .online_dpo import train as train_online
+        from .pref_config import parse_online_args
+
+        return train_online(*parse_online_args(argv))
     from .config import parse_train_args
     from .grpo import train as train_grpo
 

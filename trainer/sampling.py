@@ -93,6 +93,19 @@ class Sampler:
         self.tokenizer: Any = AutoTokenizer.from_pretrained(model_path)
         self.tokenizer.padding_side = "left"  # decoder-only generation continues from the right edge
 
+    @classmethod
+    def of_model(cls, model: Any, model_path: str, spec: SamplingSpec) -> Sampler:
+        """A transformers sampler over a model already in memory: online DPO samples the policy it is training.
+        The tokenizer is the one saved in `model_path`, loaded apart so its padding side stays this sampler's."""
+        from transformers import AutoTokenizer
+
+        self = cls.__new__(cls)
+        self.spec, self.backend, self.model_path = spec, "transformers", model_path
+        self.model, self.device = model, model.device
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        self.tokenizer.padding_side = "left"
+        return self
+
     def sample(self, prompts: Sequence[Messages], offset: int = 0) -> list[list[str]]:
         if not prompts:
             return []

@@ -22,8 +22,8 @@ from referee.verifiers import RefereeError
 __all__ = ["CommandParser", "build_parser", "main", "one_line"]
 
 # Order is the order of `referee --help`.
-_COMMAND_MODULES = ("referee.service.cli", "referee.service.audit_cli", "referee.judges.cli", "referee.trainer.cli",
-                    "referee.demo")
+_COMMAND_MODULES = ("referee.service.cli", "referee.service.audit_cli", "referee.judges.cli",
+                    "referee.service.prefs_cli", "referee.trainer.cli", "referee.demo")
 
 
 def _spellings(option: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""`referee constitution ...` and `referee prefs`, run in-process through the real entry point."""
+"""`referee constitution ...`, run in-process through the real entry point (`referee prefs`: tests/service)."""
 
 from __future__ import annotations
 
@@ -49,43 +49,6 @@ def test_new_lint_diff_cycle(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     assert code == 2 and "takes a name" in err
     code, out, _ = run(capsys, "constitution", "new", "fresh", "--dir", str(tmp_path))
     assert code == 0 and (tmp_path / "fresh" / "v1.md").is_file() and "skeleton" in out
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("fmt", ["standard", "conversational"])
-def test_prefs_writes_dpo_rows(capsys: pytest.CaptureFixture[str], tmp_path: Path, model_dir: Path,
-                               fmt: str) -> None:
-    pairs = tmp_path / "pairs.jsonl"
-    pairs.write_text(json.dumps({"prompt": "Capital of France?", "a": "Paris.", "b": "Berlin, I think."}) + "\n"
-                     + json.dumps({"prompt": "2 + 2?", "a": "5", "b": "4"}) + "\n\n")
-    out_path = tmp_path / "dpo.jsonl"
-    options = {"backend": {"local": {"model": str(model_dir)}},
-               "constitution": {"principles": [{"id": "correct", "text": "The reply is correct."}]}}
-    code, _, err = run(capsys, "prefs", str(pairs), "-o", str(out_path), "--method", "likelihood",
-                       "--options", json.dumps(options), "--format", fmt)
-    assert code == 0 and "kept 2 of 2 pairs" in err
-    rows = [json.loads(line) for line in out_path.read_text().splitlines()]
-    assert len(rows) == 2
-    for row, (a, b) in zip(rows, [("Paris.", "Berlin, I think."), ("5", "4")], strict=True):
-        chosen = row["chosen"] if fmt == "standard" else row["chosen"][0]["content"]
-        rejected = row["rejected"] if fmt == "standard" else row["rejected"][0]["content"]
-        assert {chosen, rejected} == {a, b}
-        assert 0.5 <= row["confidence"] <= 1 and (chosen == a) == (row["p_a_better"] >= 0.5)
-        assert row["judge"]["constitution"] == "inline" and row["judge"]["method"] == "likelihood"
-    code, _, err = run(capsys, "prefs", str(pairs), "-o", str(out_path), "--method", "likelihood",
-                       "--options", json.dumps(options), "--min-confidence", "1.0")
-    assert code == 0 and "kept 0 of 2 pairs" in err and "'low_confidence': 2" in err
-
-
-def test_prefs_rejects_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"prompt": "x", "a": "y"}\n')
-    code, _, err = run(capsys, "prefs", str(bad))
-    assert code == 2 and "bad.jsonl:1: expected a JSON object with prompt, a, b" in err
-    good = tmp_path / "good.jsonl"
-    good.write_text('{"a": "y", "b": "z"}\n')
-    code, _, err = run(capsys, "prefs", str(good), "--options", '{"methd": "x"}')
-    assert code == 2 and "methd" in err
 
 
 def _referee(cwd: Path, *argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
