@@ -202,9 +202,11 @@ async def score_in_process(source: str | list[dict[str, Any]], options: dict[str
     from .settings import load_settings
     from .sources import EnabledSources
 
-    async with Runtime() as runtime:
+    registry = Registry()
+    # As the service does: what a source imports in its workers (sympy, pint's unit registry) is imported
+    # once in the forkserver, not inside every item's deadline.
+    async with Runtime(preload=["sympy", *registry.worker_preload(registry.names())]) as runtime:
         configure_judges(runtime, load_settings().judge_environment())
-        registry = Registry()
         spec = source if isinstance(source, str) else [ComponentSpec.model_validate(c) for c in source]
         built = EnabledSources(registry, runtime, None).resolve(spec, options)
         scores: list[Score] = []
