@@ -15,6 +15,9 @@ of `referee train`), then write into `--output_dir`:
 - `pairs.jsonl`: (best, worst) as `{prompt, chosen, rejected, score_chosen, score_rejected, ...}`, the rows
   `referee rm train` and TRL's DPO/reward trainers read. With a verifier (`--source math` on `arithmetic`)
   these are verifier-labelled pairs: a completion that passes against one that fails, for the same prompt.
+  `--pairs all` writes every (higher, lower) combination of a prompt's scored completions instead (with a 0/1
+  verifier, each passing one against each failing one: up to N²/4 pairs a prompt where best-and-worst gives one),
+  in sampling order; a completion sampled twice pairs twice, as the policy's distribution weights it.
 - `samples.jsonl`: every completion with its score (unpaired labels, e.g. for KTO).
 - `summary.json`: the counts printed at the end.
 
@@ -47,6 +50,7 @@ from .parser import parse_config
 __all__ = ["OUTPUT_FILES", "BestOfNArgs", "main", "parse_best_of_n_args", "pick", "report", "run"]
 
 OUTPUT_FILES = ("sft.jsonl", "pairs.jsonl", "samples.jsonl", "summary.json")
+PAIRINGS = ("best_worst", "all")
 
 
 @dataclass
@@ -93,6 +97,9 @@ class BestOfNArgs:
         "help": "Bearer key for the service (default: the REFEREE_API_KEY environment variable)."})
     service_deadline: float = field(default=300.0, metadata={
         "help": "Seconds to keep retrying an unreachable service before stopping."})
+    pairs: str = field(default="best_worst", metadata={
+        "help": "best_worst: one pair a prompt, its best against its worst; all: every (higher, lower) combination "
+                "of its scored completions (more pairs from the same samples, e.g. to train a reward model)."})
     sft_min_score: float | None = field(default=None, metadata={
         "help": "Write an SFT row only when the best score reaches this (e.g. 1.0 with a verifier); default: always."})
     output_dir: str = field(default="runs/best-of-n", metadata={
@@ -106,6 +113,8 @@ class BestOfNArgs:
 
         if self.backend not in BACKENDS:
             raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.pairs not in PAIRINGS:
+            raise ConfigError(f"pairs must be one of {', '.join(PAIRINGS)}, got {self.pairs!r}")
         self.reward_args()  # a malformed --source or --source_options fails here, before any model loads
         self.sampling()
 
@@ -234,7 +243,8 @@ def run(args: BestOfNArgs) -> dict[str, Any]:
         "prompts": len(rows), "completions": len(rows) * spec.n, "source": args.source,
         "unscored_completions": dict(unscored),
         "mean_score": statistics.fmean(values) if values else None,
-        "pairs": counts["pairs"], "pairs_dropped": dict(pairs_dropped),
+        "pairs": counts["pairs"], "pair_prompts": counts["pair_prompts"], "pairing": args.pairs,
+        "pairs_dropped": dict(pairs_dropped),
         "sft_rows": counts["sft"], "sft_dropped": dict(sft_dropped), "sampling": sampling,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -271,12 +281,20 @@ def _write_prompt(files: dict[str, IO[str]], row: dict[str, Any], completions: l
         pairs_dropped[why] += 1
         return
     assert best is not None and worst is not None
-    counts["pairs"] += 1
-    files["pairs.jsonl"].write(json.dumps({
-        "prompt": prompt, "chosen": completions[best], "rejected": completions[worst],
-        "score_chosen": scores[best].value, "score_rejected": scores[worst].value, **common,
-        "provenance": {"chosen": _provenance(scores[best]), "rejected": _provenance(scores[worst])},
-        "sampling": sampling}, ensure_ascii=False) + "\n")
+    counts["pair_prompts"] += 1
+    for hi, lo in (_every_pair(scores) if args.pairs == "all" else [(best, worst)]):
+        counts["pairs"] += 1
+        files["pairs.jsonl"].write(json.dumps({
+            "prompt": prompt, "chosen": completions[hi], "rejected": completions[lo],
+            "score_chosen": scores[hi].value, "score_rejected": scores[lo].value, **common,
+            "provenance": {"chosen": _provenance(scores[hi]), "rejected": _provenance(scores[lo])},
+            "sampling": sampling}, ensure_ascii=False) + "\n")
+
+
+def _every_pair(scores: Sequence[Score]) -> list[tuple[int, int]]:
+    """Every (i, j) with score i above score j, in sampling order; unscored completions take no part."""
+    return [(i, j) for i, a in enumerate(scores) for j, b in enumerate(scores)
+            if a.value is not None and b.value is not None and float(a.value) > float(b.value)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -294,7 +312,8 @@ def report(summary: dict[str, Any]) -> str:
     dropped = ", ".join(f"{k}: {v}" for k, v in sorted(summary["pairs_dropped"].items())) or "none"
     sft_dropped = ", ".join(f"{k}: {v}" for k, v in sorted(summary["sft_dropped"].items())) or "none"
     unscored = sum(summary["unscored_completions"].values())
-    return (f"kept {summary['pairs']} of {summary['prompts']} prompts as pairs (dropped: {dropped}); "
+    return (f"{summary['pairs']} pairs from {summary['pair_prompts']} of {summary['prompts']} prompts "
+            f"(prompts without a pair: {dropped}); "
             f"{summary['sft_rows']} SFT rows (dropped: {sft_dropped}); {unscored} of {summary['completions']} "
             "completions unscored")
 

@@ -73,6 +73,15 @@ def test_pairs_are_the_best_and_worst_scored_samples_with_provenance(tiny_model:
                                    "--source_options", '{"target": 6}')))
     assert _rows(again / "samples.jsonl") == samples
 
+    # --pairs all: every (higher, lower) combination of a prompt's samples, the same samples.
+    every = tmp_path / "every"
+    summary = run(parse_best_of_n_args(_argv(tiny_model, data, every, service.url, "--source", "wordcount",
+                                             "--source_options", '{"target": 6}', "--pairs", "all")))
+    expected = [(p, a["completion"], b["completion"]) for p, group in by_prompt.items()
+                for a in group for b in group if a["score"] > b["score"]]
+    assert [(r["prompt"], r["chosen"], r["rejected"]) for r in _rows(every / "pairs.jsonl")] == expected
+    assert summary["pairs"] == len(expected) > len(pairs) and summary["pair_prompts"] == len(pairs)
+
 
 def test_ties_and_unscored_items_make_no_pair_and_are_counted(tiny_model: Path, tmp_path: Path,
                                                               service: LocalService) -> None:
@@ -126,6 +135,7 @@ def test_an_earlier_runs_files_are_kept_unless_overwrite(tiny_model: Path, tmp_p
     (["--top_p", "1.5"], r"top_p must lie in \(0, 1\]"),
     (["--source", "math:x"], "is not a finite number"),
     (["--backend", "tpu"], "backend must be one of"),
+    (["--pairs", "some"], "pairs must be one of best_worst, all"),
 ])
 def test_bad_flags_fail_before_anything_loads(flags: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
