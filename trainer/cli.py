@@ -7,6 +7,7 @@
     referee train --algo ppo --source math --max_steps 2 --output_dir runs/ppo   # PPO instead of GRPO
     referee report runs/demo                          # PNG plots and a summary of the curves
     referee best-of-n --dataset arithmetic --source math --n 8 --output_dir runs/bon   # SFT rows and pairs
+    referee revise --data rows.jsonl --constitution hhh --output_dir runs/revise      # constitutional revisions
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     b.add_argument("argv", nargs=argparse.REMAINDER)
     b.set_defaults(func=_best_of_n)
 
+    v = sub.add_parser("revise", help="critique completions against a constitution's principles and revise them "
+                       "(Constitutional AI), writing the revisions as SFT rows (flags: referee revise --help)",
+                       add_help=False, prefix_chars="\x00")
+    v.add_argument("argv", nargs=argparse.REMAINDER)
+    v.set_defaults(func=_revise)
+
     r = sub.add_parser("report", help="write PNG plots of a training run's curves (reads RUN_DIR/metrics.jsonl)")
     r.add_argument("run_dir", type=Path, help="the run's --output_dir")
     r.add_argument("-o", "--out", type=Path, default=None, help="folder for the PNGs (default: RUN_DIR/plots)")
@@ -53,6 +60,17 @@ def _best_of_n(args: argparse.Namespace) -> int:
     from .best_of_n import OUTPUT_FILES, parse_best_of_n_args, report, run
 
     parsed = parse_best_of_n_args(args.argv)
+    summary = run(parsed)
+    print(report(summary), file=sys.stderr)
+    for name in OUTPUT_FILES:
+        print(f"wrote {Path(parsed.output_dir) / name}")
+    return 0
+
+
+def _revise(args: argparse.Namespace) -> int:
+    from .revise import OUTPUT_FILES, parse_revise_args, report, run
+
+    parsed = parse_revise_args(args.argv)
     summary = run(parsed)
     print(report(summary), file=sys.stderr)
     for name in OUTPUT_FILES:
