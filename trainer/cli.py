@@ -9,6 +9,7 @@
     referee best-of-n --dataset arithmetic --source math --n 8 --output_dir runs/bon   # SFT rows and pairs
     referee sft --data runs/bon/sft.jsonl --output_dir runs/sft          # TRL SFTTrainer
     referee rm train --data runs/bon/pairs.jsonl --output_dir runs/rm   # TRL RewardTrainer: a servable reward model
+    referee revise --data rows.jsonl --constitution hhh --output_dir runs/revise      # constitutional revisions
 """
 
 from __future__ import annotations
@@ -50,6 +51,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     t.add_argument("argv", nargs=argparse.REMAINDER)
     t.set_defaults(func=_rm_train)
 
+    v = sub.add_parser("revise", help="critique completions against a constitution's principles and revise them "
+                       "(Constitutional AI), writing the revisions as SFT rows (flags: referee revise --help)",
+                       add_help=False, prefix_chars="\x00")
+    v.add_argument("argv", nargs=argparse.REMAINDER)
+    v.set_defaults(func=_revise)
+
     r = sub.add_parser("report", help="write PNG plots of a training run's curves (reads RUN_DIR/metrics.jsonl)")
     r.add_argument("run_dir", type=Path, help="the run's --output_dir")
     r.add_argument("-o", "--out", type=Path, default=None, help="folder for the PNGs (default: RUN_DIR/plots)")
@@ -88,6 +95,17 @@ def _rm_train(args: argparse.Namespace) -> int:
     out = train(*parse_rm_args(args.argv))
     print(f"done: a servable reward model in {out} (serve it with source_options: {{reward_model: {{model: {out}}}}}); "
           f"plot its curves with `referee report {out}`")
+    return 0
+
+
+def _revise(args: argparse.Namespace) -> int:
+    from .revise import OUTPUT_FILES, parse_revise_args, report, run
+
+    parsed = parse_revise_args(args.argv)
+    summary = run(parsed)
+    print(report(summary), file=sys.stderr)
+    for name in OUTPUT_FILES:
+        print(f"wrote {Path(parsed.output_dir) / name}")
     return 0
 
 

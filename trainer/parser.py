@@ -46,6 +46,7 @@ _TITLES = {
     "OnlineArgs": "referee: online DPO's rounds (sample, label through the service, train)",
     "DPOConfig": "TRL DPOConfig: the DPO trainer (transformers TrainingArguments plus DPO's fields)",
     "KTOConfig": "TRL KTOConfig: the KTO trainer (transformers TrainingArguments plus KTO's fields)",
+    "ReviseArgs": "referee revise: the rows, the constitution and its principles, the model, the output folder",
 }
 
 
