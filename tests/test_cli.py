@@ -166,7 +166,8 @@ def test_report_labels_what_first_and_last_mean(tmp_path: Path) -> None:
     records += [{"step": s, "reward": s / 10, "time/step": 1.0} for s in range(1, 13)]
     records += [{"step": 12, "heldout/accuracy": 0.5}]
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    summary = json.loads(referee("report", str(tmp_path)).stdout.split("\n", 2)[2])
+    out = referee("report", str(tmp_path)).stdout
+    summary = json.loads(out[out.index("\n{") :])  # after the "wrote PATH" lines
     assert summary["reward"] == {"mean over steps 1-5": pytest.approx(0.3), "mean over steps 8-12": pytest.approx(1.0)}
     assert summary["heldout/accuracy"] == {"at step 0 (before training)": 0.2, "at step 12": 0.5,
                                            "best, at step 12": 0.5}

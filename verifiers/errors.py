@@ -6,7 +6,8 @@ the ones defined in a higher layer are named with their module (a layer cannot i
     │   ├── ConstitutionError            judges.errors: a constitution cannot be used
     │   │   ├── ConstitutionNotFound     no such name or version; the message lists what exists (HTTP 404)
     │   │   └── InvalidConstitution      the file has lint errors; `.issues` has them with line numbers
-    │   └── SandboxUnavailable           verifiers.code.sandbox: this host cannot run the code sandbox
+    │   ├── SandboxUnavailable           verifiers.code.sandbox: this host cannot run the code sandbox
+    │   └── DataError                    trainer.rows: a training file's row cannot be trained on (names the line)
     ├── RegistryError
     │   ├── UnknownSourceError           no source by that name; the message lists the available ones (HTTP 404)
     │   ├── DuplicateSourceError         two installed packages register the same name
