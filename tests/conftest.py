@@ -24,7 +24,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """Install the test plugin package (`tests/plugin`) for this test run only, the way pip installs any
     third-party plugin, into a folder put on the path of this process and of every service it starts. It is
     never installed in the project's venv, so `referee sources` and the demo show only real sources."""
-    target = config.cache.mkdir("testplugin") if config.cache else Path(".pytest_cache/testplugin")
+    target = config.cache.mkdir("testplugin") if getattr(config, "cache", None) else Path(".pytest_cache/testplugin")
     shutil.rmtree(target, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
                     "--no-index", "--target", str(target), str(PLUGIN)], check=True)

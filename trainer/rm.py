@@ -167,12 +167,14 @@ def _score_saved(folder: Path, tokenized: Sequence[dict[str, Any]]) -> list[tupl
     from referee.judges.reward_model.local import LocalRewardModel, plan_batches
 
     model = LocalRewardModel(open_folder(folder), "auto")
-    rows = [r[key] for r in tokenized for key in ("chosen_ids", "rejected_ids")]
-    rewards = [0.0] * len(rows)
-    for batch in plan_batches([len(r) for r in rows], 8192):
-        for i, value in zip(batch, model.rewards([rows[i] for i in batch]), strict=True):
-            rewards[i] = value
-    return [(rewards[2 * i], rewards[2 * i + 1]) for i in range(len(tokenized))]
+    rows = [tuple(r[key]) for r in tokenized for key in ("chosen_ids", "rejected_ids")]
+    # A policy's samples repeat (the same short answer to the same prompt): each distinct input is run once.
+    unique = list(dict.fromkeys(rows))
+    rewards: dict[tuple[int, ...], float] = {}
+    for batch in plan_batches([len(r) for r in unique], 8192):
+        for i, value in zip(batch, model.rewards([list(unique[i]) for i in batch]), strict=True):
+            rewards[unique[i]] = value
+    return [(rewards[rows[2 * i]], rewards[rows[2 * i + 1]]) for i in range(len(tokenized))]
 
 
 def _sha256(path: Path) -> str:
