@@ -110,7 +110,8 @@ def write_report(run_dir: Path, out_dir: Path | None = None, smooth: int = 5) ->
             ("mean reward", [("chosen_reward", "chosen (train)"), ("rejected_reward", "rejected (train)"),
                              ("eval_chosen_reward", "chosen (held-out)"),
                              ("eval_rejected_reward", "rejected (held-out)")])]))
-    if any("mean_token_accuracy" in r for r in records) and not any("reward" in r for r in records):
+    if any("mean_token_accuracy" in r for r in records) and not any("reward" in r or "rewards/margins" in r
+                                                                    for r in records):
         written.append(_panels(records, out_dir / "sft.png", "supervised fine-tuning", [
             ("loss", [("loss", "train"), ("eval_loss", "held-out")]),
             ("token accuracy", [("mean_token_accuracy", "train"), ("eval_mean_token_accuracy", "held-out")])]))
@@ -252,11 +253,15 @@ def _policy_figures(run_dir: Path, records: Sequence[dict[str, Any]], out_dir: P
         lambda ax: pref_line(ax, [("rewards/accuracies", "chosen above rejected")], "preference accuracy"),
         lambda ax: pref_line(ax, [("loss", "loss")], "loss"),
         lambda ax: pref_line(ax, [("kl", "KL estimate (KTO)"), ("entropy", "entropy")], "KL and entropy"),
-        lambda ax: pref_line(ax, [("online/pairs_kept", "pairs kept"),
-                                  *((k, k.rsplit("/", 1)[-1]) for k in dropped)], "pairs per round (online)", "o-"),
-        lambda ax: pref_line(ax, [("online/chosen_score", "chosen"), ("online/rejected_score", "rejected")],
-                             "service label of the pair (online)", "o-"),
     ]
+    if any("online/pairs_kept" in r for r in records):
+        preference += [
+            lambda ax: pref_line(ax, [("online/pairs_kept", "pairs kept"),
+                                      *((k, k.rsplit("/", 1)[-1]) for k in dropped)], "pairs per round (online)",
+                                 "o-"),
+            lambda ax: pref_line(ax, [("online/chosen_score", "chosen"), ("online/rejected_score", "rejected")],
+                                 "service label of the pair (online)", "o-"),
+        ]
     panels = preference if steps and any("rewards/margins" in r for r in steps) else [
         reward_panel,
         lambda ax: line_panel(ax, [("kl", "KL(policy || reference)")], "KL to the reference"),
