@@ -17,7 +17,8 @@ least disturbed by other jobs):
   on the first `--judge-items` of the same items: four principles, so four prompts of ~450 tokens per item.
 
 One forward pass per item, no order swap and no judge prompt. The issue expected at least 20x the judge; on
-CPU the ratio is the ratio of tokens run per item, which the report prints (about 7x: docs/benchmarks.md).
+CPU the ratio follows the tokens each runs per item: 3.5-4.5x against the judge with its prefix cache
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
