@@ -200,12 +200,14 @@ def keep_reason(revision: str, current: str, critique: str, requests: Sequence[s
     r = _norm(revision)
     if not r:
         return "empty_revision"
+    padded = f" {r} "  # whole words: "no" is not inside "nothing"
     for request in requests:
         lines = [_norm(line) for line in request.splitlines()]
-        if r in _norm(request) or any(len(line.split()) >= 5 and line in r for line in lines):
+        if padded in f" {_norm(request)} " or any(len(line.split()) >= 5 and f" {line} " in padded for line in lines):
             return "echoes_request"
     c = _norm(critique)
-    if c and (r in c or c in r):
+    # A revision may adopt the fix its critique quoted; it echoes the critique only when the two mostly coincide.
+    if c and (padded in f" {c} " or f" {c} " in padded) and min(len(r), len(c)) >= 0.8 * max(len(r), len(c)):
         return "echoes_critique"
     if r == _norm(current):
         return "unchanged"
@@ -258,6 +260,7 @@ class _Reviser:
         self.kept: Counter[str] = Counter()
         self.dropped: Counter[str] = Counter()
         self.counts: Counter[str] = Counter()
+        self.errors: list[str] = []  # the backend's failures in the current batch
         model = backend.provenance()
         sampling = {**model.pop("sampling", {}), "max_new_tokens": args.max_new_tokens,
                     "num_principles": args.num_principles, "seed": args.seed}
@@ -269,12 +272,14 @@ class _Reviser:
     async def _generate(self, conversations: list[list[dict[str, str]]]) -> list[str | Exception]:
         prompts = [self.backend.chat(c) for c in conversations]
         replies = await self.backend.generate(prompts, self.args.max_new_tokens)
+        self.errors += [f"{type(r).__name__}: {' '.join(str(r).split())}" for r in replies if isinstance(r, Exception)]
         return [r if isinstance(r, Exception) else r.strip() for r in replies]
 
     async def revise_batch(self, rows: list[_Row]) -> list[_Row]:
         """The rows with their completion written (if missing) and revised; rows that got none are left out."""
         from referee.judges.neutralise import neutralise
 
+        batch, self.errors = len(rows), []
         todo = [r for r in rows if r.original is None]
         for row, reply in zip(todo, await self._generate([[{"role": "user", "content": neutralise(r.prompt)}]
                                                           for r in todo]), strict=True):
@@ -314,7 +319,16 @@ class _Reviser:
                     self.kept[link["kept"]] += 1
                 self.counts["steps"] += 1
                 row.chain.append(link)
-        return rows
+        failed = {id(r) for r in rows if r.chain and all(link["kept"] == "backend_error" for link in r.chain)}
+        self.dropped["backend_error"] += len(failed)
+        kept = [r for r in rows if id(r) not in failed]
+        if not kept and self.errors:
+            from .run import TrainingError
+
+            raise TrainingError(f"the model backend failed every generation for a batch of {batch} rows "
+                                f"({self.errors[-1]}); nothing of the batch was written. Check the backend "
+                                "(--judge_backend, --model_name_or_path) and run again")
+        return kept
 
     def _requests(self, principle: Principle) -> tuple[str, str]:
         return (self.template.render("critique", {"principle": principle.text}),
@@ -403,6 +417,8 @@ def run(args: ReviseArgs) -> dict[str, Any]:
     out = Path(args.output_dir)
     _check_outputs(out, args.overwrite)
     rows = read_revise_rows(args.data, args.max_chars)[: args.max_rows]
+    for name in OUTPUT_FILES:  # an earlier run's (--overwrite): gone before the new rows come
+        (out / name).unlink(missing_ok=True)
     sink = _Partial(out / "sft.jsonl")
     try:
         summary = asyncio.run(_run(args, rows, sink))

@@ -95,6 +95,8 @@ KEEP_TABLE = [
     ("Paris.", "Paris.", "It is right.", "unchanged"),
     ("paris", "Paris.", "It is right.", "unchanged"),
     ("The capital of France is Paris.", "I think it might be Lyon.", "It guesses a wrong city.", None),
+    ("No.", "Yes.", "Fine.", None),  # whole words: "no" is not inside "know" or "not"
+    ("The answer is 4.", "The answer is 5.", "It should say: the answer is 4, since 2 + 2 = 4.", None),  # the fix
 ]
 
 
@@ -196,3 +198,16 @@ def test_an_interrupted_run_leaves_no_file_that_looks_complete(tiny_model: Path,
     (out / "sft.jsonl").write_text("")
     err = _fail(capsys, *argv)
     assert "already holds sft.jsonl" in err and "--overwrite true" in err
+
+
+def test_a_backend_that_fails_every_generation_stops_the_run_and_writes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An infrastructure failure is not training data: the unrevised originals are not written as SFT rows."""
+    data = _write(tmp_path / "rows.jsonl", [json.dumps({"prompt": "q", "completion": "a"})])
+    out = tmp_path / "out"
+    dead = json.dumps({"kind": "openai", "openai": {"base_url": "http://127.0.0.1:9/v1", "model": "m",
+                                                    "max_retries": 0}})
+    err = _fail(capsys, "--data", str(data), "--judge_backend", dead, "--constitution", "concise",
+                "--num_principles", "1", "--max_new_tokens", "4", "--output_dir", str(out))
+    assert "the model backend failed every generation" in err and "nothing of the batch was written" in err
+    assert not (out / "sft.jsonl").exists() and not list(out.glob("*.partial"))
