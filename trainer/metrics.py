@@ -63,17 +63,17 @@ class MetricsWriter(TrainerCallback):
                     self._tb.add_scalar(key, value, step)
         self.last = record
 
-    def open(self, step: int) -> None:
+    def open(self, step: int, resumed: bool = False) -> None:
         """Opens the outputs of a run that resumes at `step` now, before its first record (a loop of trainers, such
-        as online DPO's rounds, resumes at a step no trainer knows)."""
+        as online DPO's rounds, resumes at a step no trainer knows, 0 included)."""
         if self.enabled and self._started_at is None:
-            self._start(step)
+            self._start(step, resumed)
 
-    def _start(self, step: int) -> None:
-        """Opens the outputs of a run that starts (or resumes) at `step`."""
+    def _start(self, step: int, resumed: bool = False) -> None:
+        """Opens the outputs of a run that starts (or, `resumed` or past step 0, resumes) at `step`."""
         self._started_at = step
         path = self.dir / METRICS_FILE
-        if step > 0 and path.exists():
+        if (step > 0 or resumed) and path.exists():
             kept = [line for line in path.read_text().splitlines()
                     if line.strip() and json.loads(line)["step"] <= step]
             path.write_text("".join(line + "\n" for line in kept))
@@ -82,7 +82,7 @@ class MetricsWriter(TrainerCallback):
         from torch.utils.tensorboard import SummaryWriter
 
         # purge_step: TensorBoard hides the events a crashed run wrote after the step it resumes from.
-        self._tb = SummaryWriter(str(self.dir / "tensorboard"), purge_step=step + 1 if step > 0 else None)
+        self._tb = SummaryWriter(str(self.dir / "tensorboard"), purge_step=step + 1 if step > 0 or resumed else None)
 
     def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
                        **kwargs: Any) -> None:

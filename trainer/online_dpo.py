@@ -162,13 +162,13 @@ def train(args: RefereeArgs, online: OnlineArgs, cfg: DPOConfig, model_args: Mod
         client = stack.enter_context(reward_client(url, args))
         writer = MetricsWriter(out)
         stack.callback(writer.close)
-        if step > 0:
-            writer.open(step)  # drops the records (and TensorBoard events) of a round the crash cut off
+        if resume_from is not None:  # drops the records (and TensorBoard events) of a round the crash cut off;
+            writer.open(step, resumed=True)  # at step 0 too: rounds that kept no pair leave the step at 0
         scoring = online.label_with == "score" or args.heldout_source is not None
         heldout = HeldOutEval(heldout_rows if scoring else [], heldout_scorer(client, args), writer,
                               every=args.heldout_steps, max_new_tokens=online.max_completion_length,
                               output_dir=out)
-        if heldout.enabled and step == 0:
+        if heldout.enabled and resume_from is None:
             writer.write(0, heldout.run_at(model, tokenizer, 0))
         source, options = args.reward_spec()
         watch = UnscoredWatch(args, unit="round(s)")

@@ -72,6 +72,18 @@ def test_a_round_labels_by_score_trains_checkpoints_and_resumes(tiny_model: Path
         train(*parse_online_args(["--output_dir", str(out), "--resume", "true", "--algo", "online_dpo"]))
 
 
+def test_resuming_after_rounds_that_kept_no_pair_keeps_their_records(tiny_model: Path, tmp_path: Path,
+                                                                     service: LocalService) -> None:
+    # `exact` scores the gibberish 0.0 against every reference: all ties, no pair, no DPO step (still step 0).
+    out = tmp_path / "online"
+    train(*parse_online_args(_argv(tiny_model, out, service.url, "--rounds", "1", "--source", "exact")))
+    assert (out / "checkpoint-0").is_dir()
+    assert referee(["train", "--output_dir", str(out), "--resume", "true", "--rounds", "2"]) == 0
+    records = read_metrics(out)
+    assert [r["online/round"] for r in records if "online/round" in r] == [1.0, 2.0]
+    assert [r["step"] for r in records if "heldout/accuracy" in r] == [0, 0, 0]  # before; after rounds 1 and 2
+
+
 @pytest.fixture(scope="module")
 def rm_service(tiny_reward_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
     settings = tmp_path_factory.mktemp("settings") / "settings.yaml"
