@@ -73,7 +73,11 @@ def read_pairs(path: Path) -> list[Pair]:
     if not path.is_file():
         raise ConfigError(f"input file {path} does not exist; give a JSONL file of {{prompt, a, b}} pairs")
     pairs = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"input file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8 JSONL") from exc
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:

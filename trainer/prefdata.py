@@ -52,7 +52,11 @@ def read_raw_rows(spec: str) -> list[tuple[str, Any]]:
     path = Path(spec).expanduser()
     if path.suffix.lower() == ".jsonl" and path.is_file():
         out = []
-        for n, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{spec} is not UTF-8 text (byte {exc.start}); save it as UTF-8 JSONL") from exc
+        for n, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
             try:

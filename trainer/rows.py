@@ -125,20 +125,26 @@ def _read(path: Path, parse: Callable[[Mapping[str, Any], int], Row], expected: 
         raise DataError(f"{path} does not exist; give a JSONL file of {expected} rows")
     rows: list[Row] = []
     bad: list[str] = []
-    with open(path, encoding="utf-8") as f:
-        for line, text in enumerate(f, 1):
-            if not text.strip():
-                continue
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")  # JSON text may hold U+2028, which splitlines() splits
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path} is not UTF-8 text (byte {exc.start}); give a JSONL file of {expected} rows, "
+                        "saved as UTF-8") from exc
+    for line, text in enumerate(lines, 1):
+        if not text.strip():
+            continue
+        try:
             try:
-                try:
-                    obj = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise _Bad(f"not JSON ({exc.msg} at column {exc.colno})") from exc
-                if not isinstance(obj, Mapping):
-                    raise _Bad(f"expected a JSON object, got {type(obj).__name__}")
-                rows.append(parse(obj, line))
-            except _Bad as exc:
-                bad.append(f"line {line}: {exc}")
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise _Bad(f"not JSON ({exc.msg} at column {exc.colno})") from exc
+            except RecursionError as exc:
+                raise _Bad("JSON nested too deeply") from exc
+            if not isinstance(obj, Mapping):
+                raise _Bad(f"expected a JSON object, got {type(obj).__name__}")
+            rows.append(parse(obj, line))
+        except _Bad as exc:
+            bad.append(f"line {line}: {exc}")
     if bad:
         more = f" ({len(bad) - 1} more bad line(s), the next: {bad[1]})" if len(bad) > 1 else ""
         raise DataError(f"{path}, {bad[0]}{more}; each line must be a JSON object {expected}; fix or remove the "

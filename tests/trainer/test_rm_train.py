@@ -137,6 +137,7 @@ def test_lora_is_merged_into_a_folder_that_serves(tiny_model: Path, tmp_path: Pa
      r"chosen\[0\] must be a message"),
     ('["p", "a", "b"]', "expected a JSON object, got list"),
     ('{"prompt": "p", "chosen": "a", ', "not JSON"),
+    ("[" * 100_000 + "]" * 100_000, "JSON nested too deeply"),
 ])
 def test_a_bad_row_is_one_error_naming_its_line_and_nothing_is_written(line: str, problem: str, tmp_path: Path,
                                                                        capsys: pytest.CaptureFixture[str]) -> None:
@@ -149,6 +150,18 @@ def test_a_bad_row_is_one_error_naming_its_line_and_nothing_is_written(line: str
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("referee rm: error:") and "line 3" in err
     assert not out.exists()
+
+
+def test_text_that_is_not_utf8_or_holds_u2028_is_read_as_jsonl(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    row = {"prompt": "p\u2028q", "chosen": "a\u2028b", "rejected": "c"}  # raw U+2028 is valid inside JSON text
+    data = tmp_path / "pairs.jsonl"
+    data.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert [r.chosen for r in read_preference_rows(data)] == ["a\u2028b"]
+    data.write_bytes(b'{"prompt": "caf\xe9", "chosen": "a", "rejected": "b"}\n')  # Latin-1, not UTF-8
+    assert referee_main(["rm", "train", "--data", str(data), "--output_dir", str(tmp_path / "rm")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not UTF-8 text (byte 15)" in err and "Traceback" not in err
 
 
 def test_every_bad_line_is_counted(tmp_path: Path) -> None:
