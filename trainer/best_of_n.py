@@ -281,8 +281,14 @@ def _write_prompt(files: dict[str, IO[str]], row: dict[str, Any], completions: l
         pairs_dropped[why] += 1
         return
     assert best is not None and worst is not None
+    # The same text scored twice differently (a sampled judge) is no preference: `rm train` and DPO refuse it.
+    pairs = [(hi, lo) for hi, lo in (_every_pair(scores) if args.pairs == "all" else [(best, worst)])
+             if completions[hi] != completions[lo]]
+    if not pairs:
+        pairs_dropped["identical"] += 1
+        return
     counts["pair_prompts"] += 1
-    for hi, lo in (_every_pair(scores) if args.pairs == "all" else [(best, worst)]):
+    for hi, lo in pairs:
         counts["pairs"] += 1
         files["pairs.jsonl"].write(json.dumps({
             "prompt": prompt, "chosen": completions[hi], "rejected": completions[lo],
