@@ -94,10 +94,9 @@ def train(args: RefereeArgs, prefs: PreferenceArgs, cfg: DPOConfig | KTOConfig, 
         random.Random(cfg.seed).shuffle(rows)
     else:
         rows, replies = read_preference_rows(prefs.data, max_rows=args.max_examples), ("chosen", "rejected")
-    main_process = cfg.process_index == 0
-    out, resume_from = prepare_output_dir(args, cfg.output_dir, cfg.max_steps, main_process)
 
-    # 2. The policy (TRL loads it, and the reference, from this path) and its chat template.
+    # 2. The policy (TRL loads it, and the reference, from this path) and its chat template: the rows must fit it
+    #    before the output folder is touched.
     model_path = resolve_model(model_args.model_name_or_path, args.model_cache_dir)
     if model_args.dtype is not None:
         init = cfg.model_init_kwargs if isinstance(cfg.model_init_kwargs, dict) else {}
@@ -109,6 +108,8 @@ def train(args: RefereeArgs, prefs: PreferenceArgs, cfg: DPOConfig | KTOConfig, 
         raise ConfigError(f"--data {prefs.data!r} holds conversations, but model {model_args.model_name_or_path!r} "
                           "has no chat template to render them; give text rows or a chat model")
     dataset = Dataset.from_list(rows)
+    main_process = cfg.process_index == 0
+    out, resume_from = prepare_output_dir(args, cfg.output_dir, cfg.max_steps, main_process)
 
     with ExitStack() as stack:
         # 3. Held-out evaluation through the service, only when a verifier is named for it.

@@ -130,16 +130,18 @@ def train(args: SFTArgs, cfg: SFTConfig, model_args: ModelConfig) -> Path:
     from .rows import read_sft_rows, split_by_prompt
     from .run import prepare_output_dir, resolve_model
 
-    # 1. The data, checked before anything is written.
+    # 1. The data and the tokenizer, checked before anything is written (one file holds one form of row).
     rows = read_sft_rows(Path(args.data))
     train_rows, eval_rows = split_by_prompt(rows, args.eval_fraction, cfg.seed)
+    model_path = resolve_model(model_args.model_name_or_path, args.model_cache_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    chat = template_of(tokenizer) is not None
+    train_data = Dataset.from_list(sft_dataset(train_rows, chat))
+    eval_data = Dataset.from_list(sft_dataset(eval_rows, chat)) if eval_rows else None
     main_process = cfg.process_index == 0
     out, resume_from = prepare_output_dir(args, cfg.output_dir, cfg.max_steps, main_process)
 
     # 2. The model.
-    model_path = resolve_model(model_args.model_name_or_path, args.model_cache_dir)
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    chat = template_of(tokenizer) is not None
     if model_args.dtype is not None:
         init = cfg.model_init_kwargs if isinstance(cfg.model_init_kwargs, dict) else {}
         cfg.model_init_kwargs = {**init, "dtype": model_args.dtype}
@@ -152,8 +154,7 @@ def train(args: SFTArgs, cfg: SFTConfig, model_args: ModelConfig) -> Path:
     bar = Progress(writer, enabled=main_process and not cfg.disable_tqdm, label="sft")
     trainer = SFTTrainer(
         model=model_path, args=cfg, processing_class=tokenizer,
-        train_dataset=Dataset.from_list(sft_dataset(train_rows, chat)),
-        eval_dataset=Dataset.from_list(sft_dataset(eval_rows, chat)) if eval_rows else None,
+        train_dataset=train_data, eval_dataset=eval_data,
         peft_config=get_peft_config(model_args), callbacks=[clock, writer, bar])
     trainer.remove_callback(ProgressCallback)
     trainer.remove_callback(PrinterCallback)
