@@ -34,6 +34,7 @@ DEFAULT_MIN_CONFIDENCE = 0.6
 _WHY = {
     "unscored": "the comparison could not be made",
     "identical": "a and b are the same text",
+    "tie": "P(a better) is exactly 0.5: no preference",
     "inconsistent": "the two presentation orders disagree; --keep_inconsistent keeps them",
     "low_confidence": "confidence max(p, 1-p) below --min_confidence {min_confidence:g}; --min_confidence 0 keeps them",
 }
@@ -107,6 +108,9 @@ def select_pairs(pairs: Sequence[Pair], comparisons: Sequence[Comparison | None]
             dropped.reasons["inconsistent"] += 1
             continue
         confidence = max(c.p_a_better, 1 - c.p_a_better)
+        if c.p_a_better == 0.5:  # no preference at all: which side is "chosen" would be the presentation order
+            dropped.reasons["tie"] += 1
+            continue
         if confidence < min_confidence:
             dropped.reasons["low_confidence"] += 1
             continue

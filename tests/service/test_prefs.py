@@ -64,12 +64,15 @@ def test_default_rules(comparison: Comparison, a: str, b: str, dropped_as: str |
 
 
 def test_the_user_may_keep_what_the_defaults_drop() -> None:
-    pairs = [Pair(prompt="p", a="x", b="y")] * 3 + [Pair(prompt="p", a="z", b="z")]
-    comparisons = [_c(0.9, consistent=False), _c(0.52), _c(None, None, UnscoredReason.BACKEND_ERROR), _c(0.5)]
+    pairs = [Pair(prompt="p", a="x", b="y")] * 4 + [Pair(prompt="p", a="z", b="z")]
+    comparisons = [_c(0.9, consistent=False), _c(0.52), _c(None, None, UnscoredReason.BACKEND_ERROR), _c(0.5),
+                   _c(0.5)]
     rows, dropped = select_pairs(pairs, comparisons, min_confidence=0, keep_inconsistent=True)
-    assert len(rows) == 2 and dict(dropped.reasons) == {"unscored": 1, "identical": 1}
-    assert dropped.summary(4) == ("kept 2 of 4 pairs; dropped 2: unscored 1 (the comparison could not be made: "
-                                  "backend_error 1); identical 1 (a and b are the same text)")
+    # Not even --min_confidence 0 keeps an exact tie: its "chosen" would be whichever came first.
+    assert len(rows) == 2 and dict(dropped.reasons) == {"unscored": 1, "tie": 1, "identical": 1}
+    assert dropped.summary(5) == ("kept 2 of 5 pairs; dropped 3: unscored 1 (the comparison could not be made: "
+                                  "backend_error 1); tie 1 (P(a better) is exactly 0.5: no preference); identical 1 "
+                                  "(a and b are the same text)")
 
 
 # --- The command, with the embedded judge in this process and through the service ---------------------------------
