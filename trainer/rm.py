@@ -143,8 +143,12 @@ def _tokenized(rows: Sequence[PreferenceRow], tokenizer: Any, max_length: int | 
 
     out, dropped = [], 0
     for r in rows:
-        chosen = reward_input_ids(tokenizer, r.prompt, r.chosen)
-        rejected = reward_input_ids(tokenizer, r.prompt, r.rejected)
+        try:
+            chosen = reward_input_ids(tokenizer, r.prompt, r.chosen)
+            rejected = reward_input_ids(tokenizer, r.prompt, r.rejected)
+        except ValueError as exc:  # messages for a tokenizer without a chat template
+            raise ConfigError(f"line {r.line}: the tokenizer cannot format this row: {' '.join(str(exc).split())}; "
+                              "give text rows, or a base model with a chat template") from exc
         if max_length is not None and max(len(chosen), len(rejected)) > max_length:
             dropped += 1
             continue
