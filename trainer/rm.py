@@ -190,7 +190,7 @@ def train(args: RMArgs, cfg: RewardConfig, model_args: ModelConfig) -> Path:
     """Trains as configured; returns the output folder (a servable reward model, metrics, checkpoints)."""
     import trl
     from datasets import Dataset
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer, TrainerState
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
     from transformers.trainer_utils import IntervalStrategy
     from trl import get_peft_config
@@ -210,7 +210,7 @@ def train(args: RMArgs, cfg: RewardConfig, model_args: ModelConfig) -> Path:
     from .callbacks import Progress, StepClock
     from .metrics import MetricsWriter
     from .rows import read_preference_rows, split_by_prompt
-    from .run import TrainingError, prepare_output_dir, resolve_model
+    from .run import TrainingError, finished, prepare_output_dir, resolve_model
 
     # 1. The pairs, checked before anything is written; the held-out split.
     data = Path(args.data)
@@ -233,7 +233,7 @@ def train(args: RMArgs, cfg: RewardConfig, model_args: ModelConfig) -> Path:
         raise ConfigError(f"no training pair of {data} fits in max_length={cfg.max_length} tokens; raise --max_length")
 
     main_process = cfg.process_index == 0
-    out, resume_from = prepare_output_dir(args, str(out), cfg.max_steps, main_process)
+    out, resume_from = prepare_output_dir(args, str(out), cfg.max_steps, main_process, finish=True)
     if main_process and not args.resume:
         _clear_model(out)
 
@@ -253,11 +253,19 @@ def train(args: RMArgs, cfg: RewardConfig, model_args: ModelConfig) -> Path:
     trainer.remove_callback(ProgressCallback)
     trainer.remove_callback(PrinterCallback)
     try:
-        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        if finished(resume_from, cfg.max_steps) and resume_from is not None:
+            # Cut off after its last step (while saving or scoring): the weights are the checkpoint's, and only
+            # the servable folder is left to make. transformers would train a step past the end instead.
+            trainer._load_from_checkpoint(str(resume_from))
+            trainer.state = TrainerState.load_from_json(str(resume_from / "trainer_state.json"))
+        else:
+            trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     finally:
         writer.close()
     if not main_process:
         return out
+    for stale in out.glob(".saving-*"):  # a crashed run's staging folder
+        shutil.rmtree(stale, ignore_errors=True)
 
     # 5. The servable folder: saved in a hidden folder, scored there as the source scores, moved, manifest last.
     model: Any = trainer.model

@@ -88,6 +88,11 @@ def _keep_steps_upto(path: Path, step: int) -> None:
         path.write_text("".join(line + "\n" for line in lines))
 
 
+def finished(checkpoint: Path | None, max_steps: int) -> bool:
+    """Whether `checkpoint` is the last step of a run of `max_steps`: a resumed run then only has to save."""
+    return checkpoint is not None and max_steps > 0 and int(checkpoint.name.split("-")[-1]) >= max_steps
+
+
 class RunArgs(Protocol):
     """What the output folder rules read: `RefereeArgs`, or the flags of `referee sft` and `referee rm train`."""
 
@@ -98,16 +103,18 @@ class RunArgs(Protocol):
 
 
 def prepare_output_dir(args: RunArgs, output_dir: str | None, max_steps: int,
-                       main_process: bool = True) -> tuple[Path, Path | None]:
+                       main_process: bool = True, finish: bool = False) -> tuple[Path, Path | None]:
     """(the output folder, the checkpoint to resume from or None), after checking the folder can be used that way,
-    and with the run's configuration saved in it. Only the main process of a distributed run changes files."""
+    and with the run's configuration saved in it. Only the main process of a distributed run changes files.
+    `finish`: the caller can finish a run whose last checkpoint is at `max_steps` without training (see
+    `finished`), so resuming it is not refused."""
     out = Path(output_dir or f"runs/{args.algo}")
     checkpoint = latest_checkpoint(out) if out.exists() else None
     if args.resume:
         if checkpoint is None:
             raise TrainingError(f"--resume: no complete checkpoint in {out}; start without --resume")
         step = int(checkpoint.name.split("-")[-1])
-        if max_steps > 0 and step >= max_steps:  # transformers would train one step past the end
+        if max_steps > 0 and step >= max_steps and not finish:  # transformers would train one step past the end
             raise TrainingError(f"the run in {out} has already reached its {max_steps} steps ({checkpoint.name}); "
                                 "continue it further with --resume true --max_steps N")
         if main_process:

@@ -128,7 +128,7 @@ def train(args: SFTArgs, cfg: SFTConfig, model_args: ModelConfig) -> Path:
     from .callbacks import Progress, StepClock
     from .metrics import MetricsWriter
     from .rows import read_sft_rows, split_by_prompt
-    from .run import prepare_output_dir, resolve_model
+    from .run import finished, prepare_output_dir, resolve_model
 
     # 1. The data and the tokenizer, checked before anything is written (one file holds one form of row).
     rows = read_sft_rows(Path(args.data))
@@ -139,7 +139,7 @@ def train(args: SFTArgs, cfg: SFTConfig, model_args: ModelConfig) -> Path:
     train_data = Dataset.from_list(sft_dataset(train_rows, chat))
     eval_data = Dataset.from_list(sft_dataset(eval_rows, chat)) if eval_rows else None
     main_process = cfg.process_index == 0
-    out, resume_from = prepare_output_dir(args, cfg.output_dir, cfg.max_steps, main_process)
+    out, resume_from = prepare_output_dir(args, cfg.output_dir, cfg.max_steps, main_process, finish=True)
 
     # 2. The model.
     if model_args.dtype is not None:
@@ -159,7 +159,11 @@ def train(args: SFTArgs, cfg: SFTConfig, model_args: ModelConfig) -> Path:
     trainer.remove_callback(ProgressCallback)
     trainer.remove_callback(PrinterCallback)
     try:
-        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        if finished(resume_from, cfg.max_steps) and resume_from is not None:
+            # Cut off after its last step, while saving: the weights are the checkpoint's; only the save is left.
+            trainer._load_from_checkpoint(str(resume_from))
+        else:
+            trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     finally:
         writer.close()
 

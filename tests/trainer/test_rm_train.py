@@ -125,6 +125,33 @@ def test_lora_is_merged_into_a_folder_that_serves(tiny_model: Path, tmp_path: Pa
     assert model(input_ids=ids).logits.shape == (1, 1)
 
 
+def test_a_run_cut_off_after_its_last_step_is_finished_by_resume(tiny_model: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from referee.trainer import rm
+
+    data = _write(tmp_path / "pairs.jsonl", _pairs(16, seed=5))
+    out = tmp_path / "rm"
+    argv = _argv(tiny_model, data, out, "--max_steps", "2", "--save_steps", "2", "--eval_steps", "2")
+
+    def crash(*_: Any) -> None:  # the one seam: the final scoring dies after the last checkpoint was saved
+        raise RuntimeError("killed")
+
+    real = rm._score_saved
+    monkeypatch.setattr(rm, "_score_saved", crash)
+    with pytest.raises(RuntimeError, match="killed"):
+        train(*parse_rm_args(argv))
+    assert (out / "checkpoint-2").is_dir() and read_manifest(out) is None
+    monkeypatch.setattr(rm, "_score_saved", real)
+
+    train(*parse_rm_args(["--output_dir", str(out), "--resume", "true"]))  # no step past the end: only the save
+    manifest = read_manifest(out)
+    assert manifest is not None and manifest.training.steps == 2 and manifest.weights_sha256 == weights_sha256(out)
+    checkpoint = load_file(str(out / "checkpoint-2" / "model.safetensors"))
+    final = load_file(str(out / "model.safetensors"))
+    assert all(torch.equal(checkpoint[k], final[k]) for k in final)
+    assert not list(out.glob(".saving-*"))
+
+
 @pytest.mark.parametrize(("line", "problem"), [
     ('{"prompt": "p", "chosen": "a"}', "missing field 'rejected'"),
     ('{"prompt": "p", "chosen": "  ", "rejected": "b"}', "'chosen' is empty text"),

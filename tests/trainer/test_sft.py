@@ -59,6 +59,14 @@ def test_resume_continues_the_same_run(tiny_model: Path, tmp_path: Path) -> None
     train(args, cfg, model)
     assert [r["step"] for r in read_metrics(out) if "loss" in r and "train_loss" not in r] == [1, 2, 3]
 
+    # Resuming a run that reached its last step (cut off while saving) only saves: no step past the end.
+    (out / "model.safetensors").unlink()
+    train(*parse_sft_args(["--output_dir", str(out), "--resume", "true"]))
+    final, checkpoint = load_file(str(out / "model.safetensors")), load_file(str(out / "checkpoint-3" /
+                                                                                  "model.safetensors"))
+    assert all(torch.equal(final[k], checkpoint[k]) for k in final)
+    assert max(r["step"] for r in read_metrics(out)) == 3
+
 
 def test_text_rows_become_chat_turns_and_chats_stay_chats() -> None:
     from referee.trainer.rows import SFTRow
