@@ -18,7 +18,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from referee.verifiers import ConfigError, Registry, Runtime, Sample, Score, SourceMix, parse_source, score_batch
+from referee.verifiers import (
+    ConfigError,
+    Registry,
+    Runtime,
+    Sample,
+    Score,
+    SourceMix,
+    jsonl_lines,
+    parse_source,
+    score_batch,
+)
 
 __all__ = ["add_parsers"]
 
@@ -114,18 +124,15 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
         raise ConfigError(f"input file {path} does not exist; give a JSONL file of samples "
                           "({prompt, completion, reference, metadata} per line)")
     rows = []
-    with path.open() as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                Sample.model_validate({k: row[k] for k in ("prompt", "completion", "reference", "metadata")
-                                       if k in row})
-            except (json.JSONDecodeError, ValidationError) as exc:
-                raise ConfigError(f"{path}:{n}: not a sample (a JSON object with at least `completion`, "
-                                  f"optionally prompt/reference/metadata): {exc}") from exc
-            rows.append(row)
+    for n, line in jsonl_lines(path):
+        try:
+            row = json.loads(line)
+            Sample.model_validate({k: row[k] for k in ("prompt", "completion", "reference", "metadata")
+                                   if k in row})
+        except (json.JSONDecodeError, ValidationError) as exc:
+            raise ConfigError(f"{path}:{n}: not a sample (a JSON object with at least `completion`, "
+                              f"optionally prompt/reference/metadata): {exc}") from exc
+        rows.append(row)
     return rows
 
 

@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from referee.judges import Comparison, Pair
-from referee.verifiers import ConfigError, Runtime, format_validation_error
+from referee.verifiers import ConfigError, Runtime, format_validation_error, jsonl_lines
 
 from .preferences import DEFAULT_MIN_CONFIDENCE, check_min_confidence, select_pairs
 
@@ -73,13 +73,7 @@ def read_pairs(path: Path) -> list[Pair]:
     if not path.is_file():
         raise ConfigError(f"input file {path} does not exist; give a JSONL file of {{prompt, a, b}} pairs")
     pairs = []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"input file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8 JSONL") from exc
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
+    for n, line in jsonl_lines(path):
         try:
             row = json.loads(line)
             if not isinstance(row, dict):

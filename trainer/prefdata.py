@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from referee.verifiers import ConfigError
+from referee.verifiers import ConfigError, jsonl_lines
 
 from .data import read_rows, to_messages
 
@@ -52,13 +52,7 @@ def read_raw_rows(spec: str) -> list[tuple[str, Any]]:
     path = Path(spec).expanduser()
     if path.suffix.lower() == ".jsonl" and path.is_file():
         out = []
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{spec} is not UTF-8 text (byte {exc.start}); save it as UTF-8 JSONL") from exc
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
+        for n, line in jsonl_lines(path):
             try:
                 out.append((f"{spec}:{n}", json.loads(line)))
             except json.JSONDecodeError as exc:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from referee.verifiers import ConfigError
+from referee.verifiers import ConfigError, jsonl_lines
 
 __all__ = ["DataError", "Messages", "PreferenceRow", "SFTRow", "Text", "prompt_of", "read_preference_rows",
            "read_sft_rows", "split_by_prompt"]
@@ -125,14 +125,7 @@ def _read(path: Path, parse: Callable[[Mapping[str, Any], int], Row], expected: 
         raise DataError(f"{path} does not exist; give a JSONL file of {expected} rows")
     rows: list[Row] = []
     bad: list[str] = []
-    try:
-        lines = path.read_text(encoding="utf-8").split("\n")  # JSON text may hold U+2028, which splitlines() splits
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path} is not UTF-8 text (byte {exc.start}); give a JSONL file of {expected} rows, "
-                        "saved as UTF-8") from exc
-    for line, text in enumerate(lines, 1):
-        if not text.strip():
-            continue
+    for line, text in jsonl_lines(path, DataError):
         try:
             try:
                 obj = json.loads(text)

@@ -17,6 +17,7 @@ from .errors import (
     UnknownSourceError,
     UnscoredError,
 )
+from .jsonl import jsonl_lines
 from .mix import Component, SourceMix, WeightedMix, parse_source
 from .registry import ENTRY_POINT_GROUP, Registry, SourceInfo, format_validation_error
 from .runtime import Runtime
@@ -47,6 +48,7 @@ __all__ = [
     "WorkerDied",
     "WorkerPool",
     "format_validation_error",
+    "jsonl_lines",
     "parse_source",
     "score_batch",
     "score_in_workers",
