@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from referee.verifiers import ConfigError
 
@@ -71,12 +72,15 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _best_of_n(args: argparse.Namespace) -> int:
-    from .best_of_n import OUTPUT_FILES, parse_best_of_n_args, report, run
+    from . import best_of_n
 
-    parsed = parse_best_of_n_args(args.argv)
-    summary = run(parsed)
-    print(report(summary), file=sys.stderr)
-    for name in OUTPUT_FILES:
+    return _write_rows(best_of_n.parse_best_of_n_args(args.argv), best_of_n)
+
+
+def _write_rows(parsed: Any, command: Any) -> int:
+    """Runs a command that writes row files (`best-of-n`, `revise`): its report on stderr, then the files."""
+    print(command.report(command.run(parsed)), file=sys.stderr)
+    for name in command.OUTPUT_FILES:
         print(f"wrote {Path(parsed.output_dir) / name}")
     return 0
 
@@ -99,14 +103,9 @@ def _rm_train(args: argparse.Namespace) -> int:
 
 
 def _revise(args: argparse.Namespace) -> int:
-    from .revise import OUTPUT_FILES, parse_revise_args, report, run
+    from . import revise
 
-    parsed = parse_revise_args(args.argv)
-    summary = run(parsed)
-    print(report(summary), file=sys.stderr)
-    for name in OUTPUT_FILES:
-        print(f"wrote {Path(parsed.output_dir) / name}")
-    return 0
+    return _write_rows(revise.parse_revise_args(args.argv), revise)
 
 
 def _report(args: argparse.Namespace) -> int:
