@@ -22,11 +22,10 @@ import asyncio
 import json
 import os
 import statistics
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+from bench_service import measure  # bench/ is the script's folder, first on sys.path
 
 from referee.service import AsyncRewardClient
 from referee.service.local import LocalService, free_port
@@ -42,21 +41,6 @@ MATH = [{"completion": c, "reference": r} for c, r in [
     ("\\boxed{x^2 + 2x + 1}", "(x+1)^2"), ("\\boxed{\\{1, 2, 3\\}}", "\\{3,2,1\\}"), ("\\boxed{3.14}", "\\pi"),
 ] * 32]
 EXACT = [{"completion": f"The answer is {i}.", "reference": str(i)} for i in range(1024)]
-
-
-async def measure(call: Callable[[], Awaitable[Any]], seconds: float, in_flight: int) -> tuple[int, float, list[float]]:
-    latencies: list[float] = []
-    deadline = time.perf_counter() + seconds
-
-    async def worker() -> None:
-        while time.perf_counter() < deadline:
-            t = time.perf_counter()
-            await call()
-            latencies.append(time.perf_counter() - t)
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(in_flight)))
-    return len(latencies), time.perf_counter() - start, latencies
 
 
 async def throughput(url: str, source: str, rows: list[dict[str, Any]], seconds: float) -> float:

@@ -32,8 +32,9 @@ def _rows(n: int) -> list[dict[str, Any]]:
              "reference": str(2 * i if i % 4 else i)} for i in range(n)]
 
 
-async def _measure(call: Callable[[], Awaitable[Any]], seconds: float,
-                   in_flight: int) -> tuple[int, float, list[float]]:
+async def measure(call: Callable[[], Awaitable[Any]], seconds: float,
+                  in_flight: int) -> tuple[int, float, list[float]]:
+    """Calls `call` from `in_flight` concurrent loops for `seconds`: (calls made, seconds taken, each latency)."""
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
 
@@ -70,7 +71,7 @@ async def main(seconds: float, http_workers: int) -> list[dict[str, Any]]:
                 row: dict[str, Any] = {"batch": n}
                 cells = (("inproc", in_process, 1), ("http1", over_http, 1), ("http4", over_http, 4))
                 for label, call, flight in cells:
-                    count, elapsed, lat = await _measure(call, seconds, flight)
+                    count, elapsed, lat = await measure(call, seconds, flight)
                     row[f"{label}_items_s"] = count * n / elapsed
                     row[f"{label}_p50_ms"] = _pct(lat, 50) * 1e3
                     row[f"{label}_p99_ms"] = _pct(lat, 99) * 1e3
