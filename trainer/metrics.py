@@ -73,10 +73,10 @@ class MetricsWriter(TrainerCallback):
         """Opens the outputs of a run that starts (or, `resumed` or past step 0, resumes) at `step`."""
         self._started_at = step
         path = self.dir / METRICS_FILE
-        if (step > 0 or resumed) and path.exists():
-            kept = [line for line in path.read_text().splitlines()
-                    if line.strip() and json.loads(line)["step"] <= step]
-            path.write_text("".join(line + "\n" for line in kept))
+        if step > 0 or resumed:
+            from .run import keep_steps_upto
+
+            keep_steps_upto(path, step)
         elif step == 0 and path.exists():
             path.unlink()  # a fresh run (--overwrite) starts a fresh curve
         from torch.utils.tensorboard import SummaryWriter

@@ -47,8 +47,8 @@ if TYPE_CHECKING:
     from .metrics import MetricsWriter
 
 __all__ = ["COMPLETIONS_FILE", "RETRIES", "REWARD_TIMEOUT", "RunArgs", "RunHooks", "TrainingError", "UnscoredWatch",
-           "done", "heldout_scorer", "latest_checkpoint", "main", "prepare_output_dir", "resolve_model",
-           "reward_client", "run", "run_hooks", "samples_of", "service_lost", "start_reward_service"]
+           "done", "finished", "heldout_scorer", "keep_steps_upto", "latest_checkpoint", "main", "prepare_output_dir",
+           "resolve_model", "reward_client", "run", "run_hooks", "samples_of", "service_lost", "start_reward_service"]
 
 COMPLETIONS_FILE = "completions.jsonl"
 RETRIES = 3
@@ -82,7 +82,8 @@ def latest_checkpoint(output_dir: Path) -> Path | None:
     return next((p for p in found if _complete(p)), None)
 
 
-def _keep_steps_upto(path: Path, step: int) -> None:
+def keep_steps_upto(path: Path, step: int) -> None:
+    """Drops the records of JSONL file `path` after `step` (what a crash cut off, when a run resumes at `step`)."""
     if path.exists():
         lines = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
         path.write_text("".join(line + "\n" for line in lines))
@@ -118,7 +119,7 @@ def prepare_output_dir(args: RunArgs, output_dir: str | None, max_steps: int,
             raise TrainingError(f"the run in {out} has already reached its {max_steps} steps ({checkpoint.name}); "
                                 "continue it further with --resume true --max_steps N")
         if main_process:
-            _keep_steps_upto(out / COMPLETIONS_FILE, step)
+            keep_steps_upto(out / COMPLETIONS_FILE, step)
     elif any(out.glob("checkpoint-*")) and not args.overwrite:
         raise TrainingError(f"{out} already holds checkpoints of a run; continue it with --resume true, start "
                             f"afresh there with --overwrite true (deletes them), or choose another --output_dir")
